@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+import { KernwatchError, UsageError } from '../errors.js';
+import { formatSummary, parseParseArgs, PARSE_USAGE, runParse } from './parse.js';
+
+const USAGE = `Usage: kernwatch <command> [options]
+
+Commands:
+  parse    read audit records from files or stdin, one event per kernel denial
+
+Run 'kernwatch <command> --help' for a command's options.
+
+${PARSE_USAGE}`;
+
+export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
+
+/** The thin CLI: parse arguments, run the command, map known errors to exit codes. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'parse': {
+        const options = parseParseArgs(rest);
+        const result = await runParse(options, { stdin: process.stdin, stdout: process.stdout });
+        process.stderr.write(formatSummary(result));
+        return result.unreadable.length > 0 ? EXIT.findings : EXIT.ok;
+      }
+      case '--help':
+      case '-h':
+      case 'help':
+        process.stdout.write(`${USAGE}\n`);
+        return EXIT.ok;
+      case undefined:
+        throw new UsageError('No command given.');
+      default:
+        throw new UsageError(`Unknown command '${command}'.`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n${err.message === PARSE_USAGE ? '' : `\n${USAGE}\n`}`);
+      return EXIT.usage;
+    }
+    if (err instanceof KernwatchError) {
+      process.stderr.write(`kernwatch: ${err.message}\n`);
+      return EXIT.findings;
+    }
+    throw err;
+  }
+}
+
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  // `kernwatch parse ... | head` closes the pipe early; that is not a failure.
+  if (err.code === 'EPIPE') process.exit(EXIT.ok);
+  throw err;
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`kernwatch: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 70;
+  },
+);

@@ -1,0 +1,219 @@
+/**
+ * Tokenizer for the key=value body of an audit record, and decoders for its values.
+ *
+ * Values are kept as written: quoted values keep their quotes so the decoders can tell a quoted string
+ * from an unquoted, hex-encoded one (the kernel hex-encodes untrusted strings that contain spaces, quotes
+ * or control bytes, and then writes them unquoted). A hostile process name therefore can never end a
+ * field early or forge another field.
+ */
+
+const SPACE = 32;
+const DQUOTE = 34;
+const SQUOTE = 39;
+const EQUALS = 61;
+const LBRACE = 123;
+const RBRACE = 125;
+/** auditd's ENRICHED format appends interpreted fields after this byte. */
+export const ENRICHED_SEPARATOR = 0x1d;
+
+export interface RecordFields {
+  /** First occurrence of each key wins: later duplicates come from nested user-space messages. */
+  readonly values: Map<string, string>;
+  /** SELinux AVC `{ read write }`. */
+  perms: string[] | undefined;
+  /** SELinux AVC verdict word, `denied` or `granted`. */
+  verdict: string | undefined;
+  /** Set when a quote was never closed (a truncated line). */
+  truncated: boolean;
+}
+
+export function parseFields(text: string, start: number, end: number): RecordFields {
+  const fields: RecordFields = { values: new Map(), perms: undefined, verdict: undefined, truncated: false };
+  const values = fields.values;
+  let i = start;
+  while (i < end) {
+    let c = text.charCodeAt(i);
+    while (c === SPACE && ++i < end) c = text.charCodeAt(i);
+    if (i >= end || c === ENRICHED_SEPARATOR) break;
+    if (c === LBRACE) {
+      let close = text.indexOf('}', i + 1);
+      if (close < 0 || close >= end) {
+        fields.truncated = true;
+        close = end;
+      }
+      fields.perms = splitWords(text, i + 1, close);
+      i = close + 1;
+      continue;
+    }
+    const keyStart = i;
+    while (i < end) {
+      c = text.charCodeAt(i);
+      if (c === EQUALS || c === SPACE || c === ENRICHED_SEPARATOR) break;
+      i++;
+    }
+    if (i >= end || c !== EQUALS) {
+      // A bare word: `avc:`, `denied`, `for`, `user`, `(enforce)`.
+      if (fields.verdict === undefined && i - keyStart >= 6 && i - keyStart <= 7) {
+        if (text.startsWith('denied', keyStart) && i - keyStart === 6) fields.verdict = 'denied';
+        else if (text.startsWith('granted', keyStart)) fields.verdict = 'granted';
+      }
+      continue;
+    }
+    const key = text.slice(keyStart, i);
+    i++; // '='
+    if (i >= end) {
+      setFirst(values, key, '');
+      break;
+    }
+    c = text.charCodeAt(i);
+    let valueEnd: number;
+    if (c === DQUOTE || c === SQUOTE) {
+      const close = text.indexOf(c === DQUOTE ? '"' : "'", i + 1);
+      if (close < 0 || close >= end) {
+        fields.truncated = true;
+        valueEnd = end;
+      } else {
+        valueEnd = close + 1;
+      }
+      setFirst(values, key, text.slice(i, valueEnd));
+      i = valueEnd;
+      // ENRICHED fields glued onto a quoted value (`exe="/bin/x"UID="root"`) are parsed as the next key.
+      continue;
+    }
+    valueEnd = i;
+    let firstEquals = -1;
+    while (valueEnd < end) {
+      c = text.charCodeAt(valueEnd);
+      if (c === SPACE || c === ENRICHED_SEPARATOR) break;
+      if (c === EQUALS && firstEquals < 0) firstEquals = valueEnd;
+      valueEnd++;
+    }
+    if (firstEquals > i) {
+      // auditd ENRICHED written without its separator glues the interpreted field onto the value:
+      // `code=0x7ffc0000AUID="unset"`, `ouid=0FSUID="root"`, `key=(null)ARCH=x86_64`. Interpreted keys are
+      // upper case, raw values never end in an upper-case run followed by '='.
+      const split = gluedKeyStart(text, i, firstEquals);
+      if (split > i) {
+        setFirst(values, key, text.slice(i, split));
+        i = split;
+        continue;
+      }
+    }
+    setFirst(values, key, text.slice(i, valueEnd));
+    i = valueEnd;
+  }
+  return fields;
+}
+
+function setFirst(values: Map<string, string>, key: string, value: string): void {
+  if (!values.has(key)) values.set(key, value);
+}
+
+/** Start of the upper-case key that ends at `equals`, or `from` when there is none. */
+function gluedKeyStart(text: string, from: number, equals: number): number {
+  let k = equals;
+  while (k > from) {
+    const c = text.charCodeAt(k - 1);
+    if ((c >= 65 && c <= 90) || c === 95) k--;
+    else break;
+  }
+  return k < equals ? k : from;
+}
+
+function splitWords(text: string, start: number, end: number): string[] {
+  const words: string[] = [];
+  let i = start;
+  while (i < end) {
+    while (i < end && text.charCodeAt(i) === SPACE) i++;
+    const s = i;
+    while (i < end && text.charCodeAt(i) !== SPACE) i++;
+    if (i > s) words.push(text.slice(s, i));
+  }
+  return words;
+}
+
+/** A value with its quotes removed; `(null)` and `?` mean absent. Not hex-decoded. */
+export function plain(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const c = value.charCodeAt(0);
+  if (c === DQUOTE || c === SQUOTE) {
+    const last = value.length - 1;
+    return last > 0 && value.charCodeAt(last) === c ? value.slice(1, last) : value.slice(1);
+  }
+  if (value === '(null)' || value === '?' || value === '') return undefined;
+  return value;
+}
+
+/**
+ * An untrusted string field (comm, exe, name, path, cwd, profile, proctitle...): quoted as written, or
+ * unquoted hex that the kernel encoded because the string holds spaces, quotes or control bytes.
+ */
+export function untrusted(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const c = value.charCodeAt(0);
+  if (c === DQUOTE || c === SQUOTE) return plain(value);
+  if (value === '(null)' || value === '?' || value === '') return undefined;
+  return isHex(value) ? Buffer.from(value, 'hex').toString('utf8') : value;
+}
+
+/** PROCTITLE / EXECVE argv: hex with NUL separators, or a quoted single argument. */
+export function commandLine(value: string | undefined): string | undefined {
+  const decoded = untrusted(value);
+  if (decoded === undefined) return undefined;
+  let end = decoded.length;
+  while (end > 0 && decoded.charCodeAt(end - 1) === 0) end--;
+  return decoded.slice(0, end).replaceAll('\0', ' ');
+}
+
+export function isHex(value: string): boolean {
+  const n = value.length;
+  if (n === 0 || (n & 1) === 1) return false;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
+/** A non-negative decimal integer, unquoted; anything else (interpreted names, garbage) is absent. */
+export function uint(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = value.length;
+  if (n === 0 || n > 15) return undefined;
+  let r = 0;
+  for (let i = 0; i < n; i++) {
+    const d = value.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return undefined;
+    r = r * 10 + d;
+  }
+  return r;
+}
+
+/** A decimal integer that may be negative (`error=-13`). */
+export function int(value: string | undefined): number | undefined {
+  const v = plain(value);
+  if (v === undefined) return undefined;
+  if (v.charCodeAt(0) === 45) {
+    const n = uint(v.slice(1));
+    return n === undefined ? undefined : -n;
+  }
+  return uint(v);
+}
+
+/** `0x7ffc0000` or `7ffc0000` as an unsigned 32-bit number. */
+export function hex32(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const digits = value.startsWith('0x') || value.startsWith('0X') ? value.slice(2) : value;
+  if (digits.length === 0 || digits.length > 8) return undefined;
+  let r = 0;
+  for (let i = 0; i < digits.length; i++) {
+    const c = digits.charCodeAt(i);
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (c >= 97 && c <= 102) d = c - 87;
+    else if (c >= 65 && c <= 70) d = c - 55;
+    else return undefined;
+    r = r * 16 + d;
+  }
+  return r;
+}
