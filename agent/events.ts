@@ -8,7 +8,12 @@ export const EVENT_SCHEMA = 'kernwatch.v1' as const;
 export const DENIAL_KIND = { seccomp: 'seccomp', apparmor: 'apparmor', selinux: 'selinux' } as const;
 export type DenialKind = (typeof DENIAL_KIND)[keyof typeof DENIAL_KIND];
 
-export const OUTCOME = { killed: 'killed', blocked: 'blocked', allowed: 'allowed', logged: 'logged' } as const;
+export const OUTCOME = {
+  killed: 'killed',
+  blocked: 'blocked',
+  allowed: 'allowed',
+  logged: 'logged',
+} as const;
 export type Outcome = (typeof OUTCOME)[keyof typeof OUTCOME];
 
 export const EVENT_SOURCE = {
@@ -20,7 +25,12 @@ export const EVENT_SOURCE = {
 } as const;
 export type EventSource = (typeof EVENT_SOURCE)[keyof typeof EVENT_SOURCE];
 
-export const ATTRIBUTION = { pod: 'pod', container: 'container', host: 'host', unresolved: 'unresolved' } as const;
+export const ATTRIBUTION = {
+  pod: 'pod',
+  container: 'container',
+  host: 'host',
+  unresolved: 'unresolved',
+} as const;
 export type Attribution = (typeof ATTRIBUTION)[keyof typeof ATTRIBUTION];
 
 export const SECCOMP_ACTION = {

@@ -46,8 +46,10 @@ export function parseParseArgs(argv: string[]): ParseOptions {
   const { values, positionals } = parsed;
   if (values.help === true) throw new UsageError(PARSE_USAGE);
   const format = values.format;
-  if (!isFormat(format)) throw new UsageError(`Unknown --format '${format}' (expected ndjson, falco or table).`);
-  if (positionals.length === 0) throw new UsageError('No input given: name one or more files, or - for stdin.');
+  if (!isFormat(format))
+    throw new UsageError(`Unknown --format '${format}' (expected ndjson, falco or table).`);
+  if (positionals.length === 0)
+    throw new UsageError('No input given: name one or more files, or - for stdin.');
   return { format, node: resolveNodeName(values.node), inputs: positionals };
 }
 
@@ -89,8 +91,7 @@ export async function runParse(
     const onLine = (text: string, start: number, end: number): void => {
       parser.pushLine(text, start, end);
     };
-    const stream: Readable =
-      input === '-' ? io.stdin : createReadStream(input, { highWaterMark: 1 << 20 });
+    const stream: Readable = input === '-' ? io.stdin : createReadStream(input, { highWaterMark: 1 << 20 });
     try {
       for await (const chunk of stream) {
         splitter.push(chunk as Buffer, onLine);

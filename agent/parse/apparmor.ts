@@ -46,7 +46,9 @@ export function appArmorDetail(values: ReadonlyMap<string, string>, mode: AppArm
   };
   const cls = plain(values.get('class'));
   if (cls !== undefined) detail.class = cls;
-  const name = untrusted(values.get('name'));
+  const capname = plain(values.get('capname'));
+  // For `capable` denials the object is the capability: libapparmor reports capname as the name.
+  const name = untrusted(values.get('name')) ?? capname;
   if (name !== undefined) detail.name = name;
   const name2 = untrusted(values.get('name2'));
   if (name2 !== undefined) detail.name2 = name2;
@@ -56,7 +58,6 @@ export function appArmorDetail(values: ReadonlyMap<string, string>, mode: AppArm
   if (denied !== undefined) detail.deniedMask = denied;
   const capability = uint(values.get('capability'));
   if (capability !== undefined) detail.capability = capability;
-  const capname = plain(values.get('capname'));
   if (capname !== undefined) detail.capname = capname;
   const signal = plain(values.get('signal'));
   if (signal !== undefined) detail.signal = signal;

@@ -6,14 +6,7 @@ import {
   type SelinuxDetail,
 } from '../events.js';
 import { appArmorDetail, appArmorMode, appArmorOutcome } from './apparmor.js';
-import {
-  LINE_FORM,
-  LOCATE_RESULT,
-  MALFORMED_REASON,
-  RecordHead,
-  locateRecord,
-  type LocateResult,
-} from './envelope.js';
+import { LOCATE_RESULT, MALFORMED_REASON, RecordHead, locateRecord, type LocateResult } from './envelope.js';
 import { commandLine, parseFields, plain, uint, untrusted, type RecordFields } from './fields.js';
 import { locateJournalJson } from './journal-json.js';
 import { NOT_DENIAL, ParseStats } from './parse-stats.js';
@@ -72,7 +65,6 @@ interface PendingUnidentified {
 
 const RING_SIZE = 16;
 const RECENT_IDS_LIMIT = 4096;
-const RECENT_BODIES_LIMIT = 1024;
 
 /**
  * Turns lines of any supported log form into denials: finds each record, keeps only denial records and
@@ -101,8 +93,6 @@ export class AuditStreamParser {
   private unidentifiedHead = 0;
   /** Audit ids already emitted → how many denials they had, so a reopened event continues the index. */
   private readonly emittedIds = new Map<string, number>();
-  /** Bodies of recent kernel-log records with an audit id, to drop journald's id-less copy of them. */
-  private readonly recentBodies = new Map<string, number>();
   /** Occurrences of each id-less key, so identical id-less records get distinct ids. */
   private readonly unidentifiedKeys = new Map<string, number>();
 
@@ -255,7 +245,12 @@ export class AuditStreamParser {
         this.emitEvent(ev);
         return;
       }
-      this.addSibling(ev, head.type, head.text.slice(head.lineStart, head.lineEnd), head.bodyStart - head.lineStart);
+      this.addSibling(
+        ev,
+        head.type,
+        head.text.slice(head.lineStart, head.lineEnd),
+        head.bodyStart - head.lineStart,
+      );
       return;
     }
     if (isEnd) return;
@@ -292,10 +287,15 @@ export class AuditStreamParser {
     stats.denials[denial.kind]++;
 
     if (head.serial < 0) {
-      this.holdUnidentified(denial, text.slice(head.bodyStart, head.bodyEnd).trim(), lineNo);
+      this.unidentified.push({
+        denial,
+        body: text.slice(head.bodyStart, head.bodyEnd).trim(),
+        firstLine: lineNo,
+        createdMs: this.clockMs,
+        done: false,
+      });
       return;
     }
-    if (head.form !== LINE_FORM.auditd) this.rememberBody(text.slice(head.bodyStart, head.bodyEnd).trim(), lineNo);
 
     let ev = this.pending.get(head.serial);
     if (ev !== undefined && ev.sec !== head.sec) {
@@ -364,7 +364,14 @@ export class AuditStreamParser {
       }
       const seccomp = seccompDetail(values);
       return withId(
-        { kind: DENIAL_KIND.seccomp, time, outcome: seccompOutcome(seccomp.action), process, seccomp, raw: [line] },
+        {
+          kind: DENIAL_KIND.seccomp,
+          time,
+          outcome: seccompOutcome(seccomp.action),
+          process,
+          seccomp,
+          raw: [line],
+        },
         auditId,
       );
     }
@@ -417,41 +424,6 @@ export class AuditStreamParser {
       this.lastStampMs = ms;
     }
     return this.lastStampIso;
-  }
-
-  private rememberBody(body: string, lineNo: number): void {
-    const twin = this.findUnidentified(body);
-    if (twin !== undefined) {
-      twin.done = true;
-      this.stats.notDenial[NOT_DENIAL.duplicate]++;
-      this.stats.denials[twin.denial.kind]--;
-      return;
-    }
-    if (this.recentBodies.size >= RECENT_BODIES_LIMIT) deleteOldest(this.recentBodies);
-    this.recentBodies.set(body, lineNo);
-  }
-
-  private findUnidentified(body: string): PendingUnidentified | undefined {
-    for (let i = this.unidentifiedHead; i < this.unidentified.length; i++) {
-      const u = this.unidentified[i];
-      if (u !== undefined && !u.done && u.body === body) return u;
-    }
-    return undefined;
-  }
-
-  /**
-   * journald shows a record twice when it reads both the audit socket (`audit[PID]: SECCOMP ...`, no id)
-   * and the kernel log (`kernel: audit: type=1326 audit(...)`): the id-less copy is dropped when the
-   * same fields arrive with an id within the hold window, in either order.
-   */
-  private holdUnidentified(denial: Denial, body: string, lineNo: number): void {
-    const seenAt = this.recentBodies.get(body);
-    if (seenAt !== undefined && lineNo - seenAt <= this.holdLines) {
-      this.stats.notDenial[NOT_DENIAL.duplicate]++;
-      this.stats.denials[denial.kind]--;
-      return;
-    }
-    this.unidentified.push({ denial, body, firstLine: lineNo, createdMs: this.clockMs, done: false });
   }
 
   private emitUnidentified(u: PendingUnidentified): void {
@@ -563,7 +535,19 @@ function mergeSyscall(p: ProcessInfo, values: ReadonlyMap<string, string>): void
   }
 }
 
-const PROCESS_KEY_ORDER = ['pid', 'ppid', 'comm', 'exe', 'uid', 'gid', 'auid', 'ses', 'subj', 'cmdline', 'cwd'] as const;
+const PROCESS_KEY_ORDER = [
+  'pid',
+  'ppid',
+  'comm',
+  'exe',
+  'uid',
+  'gid',
+  'auid',
+  'ses',
+  'subj',
+  'cmdline',
+  'cwd',
+] as const;
 
 function orderProcess(p: ProcessInfo): ProcessInfo {
   const out: Partial<Record<keyof ProcessInfo, unknown>> = {};

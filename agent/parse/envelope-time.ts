@@ -6,9 +6,15 @@
 // English first, then the abbreviations journalctl and syslog daemons print under common locales
 // (French "oct.", German "Okt", Spanish "ago"); a trailing dot is dropped before the lookup.
 const MONTH_INDEX: ReadonlyMap<string, number> = new Map([
-  ...['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'].map((m, i) => [m, i] as const),
+  ...['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'].map(
+    (m, i) => [m, i] as const,
+  ),
   ...['janv', 'févr', 'mars', 'avr', 'mai', 'juin', 'juil', 'août', 'sept', 'déc'].map(
-    (m) => [m, ['janv', 'févr', 'mars', 'avr', 'mai', 'juin', 'juil', 'août', 'sept', '', '', 'déc'].indexOf(m)] as const,
+    (m) =>
+      [
+        m,
+        ['janv', 'févr', 'mars', 'avr', 'mai', 'juin', 'juil', 'août', 'sept', '', '', 'déc'].indexOf(m),
+      ] as const,
   ),
   ['jän', 0],
   ['mär', 2],

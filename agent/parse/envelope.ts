@@ -119,6 +119,11 @@ export function locateRecord(
     return auditdRecord(text, sp + 6, end, head, wantType);
   }
   if (c === 123 /* { */) return LOCATE_RESULT.notRelevant; // journald JSON is handled by journal-json.ts
+  if (c === 97 /* a */ && text.startsWith('apparmor="', start)) {
+    // An AppArmor record with its whole prefix cut off (pasted or forwarded without the header).
+    head.form = LINE_FORM.other;
+    return bareAppArmor(text, start, end, head, wantType);
+  }
   if (c === 91 /* [ */) {
     head.form = LINE_FORM.dmesg;
     return kernelMessage(text, start, end, head, wantType);
@@ -134,7 +139,8 @@ export function locateRecord(
       return kernelMessage(text, semi, end, head, wantType);
     }
   }
-  if (c === SPACE || c === 9) return LOCATE_RESULT.notRelevant; // kmsg dictionary continuation lines
+  // kmsg dictionary continuation lines (` SUBSYSTEM=...`), or indented text quoting a record.
+  if (c === SPACE || c === 9) return embeddedSelinuxAvc(text, start, end, head, wantType);
   return syslogLike(text, start, end, head, wantType, now);
 }
 
@@ -180,7 +186,8 @@ function auditStamp(text: string, pos: number, end: number, head: RecordHead): L
   }
   if (i === pos) return malformed(head, MALFORMED_REASON.badHeader);
   if (text.charCodeAt(i) === 47 /* / */) return interpretedStamp(text, pos, end, head);
-  if (text.charCodeAt(i) !== 46 || i - pos > 12) return malformed(head, MALFORMED_REASON.badHeader);
+  // Ten digits last until the year 2286; longer seconds are a mangled stamp, not a record.
+  if (text.charCodeAt(i) !== 46 || i - pos > 10) return malformed(head, MALFORMED_REASON.badHeader);
   const msStart = ++i;
   let ms = 0;
   for (; i < end; i++) {
@@ -217,12 +224,19 @@ function interpretedStamp(text: string, pos: number, end: number, head: RecordHe
   if (close < 0 || close >= end) return malformed(head, MALFORMED_REASON.badHeader);
   const m = /^(\d\d)\/(\d\d)\/(\d{4}) (\d\d):(\d\d):(\d\d)\.(\d{3}):(\d+)$/.exec(text.slice(pos, close));
   if (m === null) return malformed(head, MALFORMED_REASON.badHeader);
-  const [, mo, d, y, h, mi, s, ms, serial] = m;
+  const [, mo, d, y, h, mi, s, ms] = m;
   head.form = LINE_FORM.interpreted;
-  head.envelopeTimeMs = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), Number(ms));
+  head.envelopeTimeMs = Date.UTC(
+    Number(y),
+    Number(mo) - 1,
+    Number(d),
+    Number(h),
+    Number(mi),
+    Number(s),
+    Number(ms),
+  );
   head.serial = -1;
   head.envelopePid = undefined;
-  void serial;
   let i = close + 1;
   while (i < end && (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === 58)) i++;
   head.bodyStart = i;
@@ -292,12 +306,17 @@ function skipSpaces(text: string, pos: number, end: number): number {
 }
 
 /** Senders whose lines speak for the kernel's audit subsystem. Any other sender could be forging them. */
-function trustedTag(tag: string): 'kernel' | 'audit' | 'audispd' | undefined {
+function trustedTag(tag: string): 'kernel' | 'audit' | 'audispd' | 'dbus' | undefined {
   const bracket = tag.indexOf('[');
   const name = bracket >= 0 ? tag.slice(0, bracket) : tag;
   switch (name) {
     case 'kernel':
       return 'kernel';
+    case 'dbus':
+    case 'dbus-daemon':
+    case 'dbus-broker':
+      // D-Bus daemons enforce AppArmor's dbus rules in user space and log their decisions themselves.
+      return 'dbus';
     case 'audit':
       return 'audit';
     case 'audispd':
@@ -305,6 +324,8 @@ function trustedTag(tag: string): 'kernel' | 'audit' | 'audispd' | undefined {
     case 'audisp':
       return 'audispd';
     default:
+      // socklog writes the facility as the tag: `kern.notice:`.
+      if (name.startsWith('kern.')) return 'kernel';
       // Android logcat writes the tag as PRIORITY/TAG: `E/audit`.
       return name.length === 7 && name.charCodeAt(1) === 47 && name.endsWith('/audit') ? 'audit' : undefined;
   }
@@ -351,6 +372,7 @@ function syslogLike(
     while (w < end && text.charCodeAt(w) !== SPACE) w++;
     if (text.charCodeAt(w - 1) === 58 /* : */) {
       const tag = text.slice(i, w - 1);
+      if (tag.includes('"')) break; // a JSON key, not a syslog tag: text that quotes a record
       const sender = trustedTag(tag);
       if (sender === undefined) return LOCATE_RESULT.notRelevant;
       head.envelopeTimeMs = time?.ms;
@@ -367,11 +389,35 @@ function syslogLike(
         return journaldAuditTransport(text, w + 1, end, head, wantType);
       }
       head.form = form;
+      if (sender === 'dbus') return bareAppArmor(text, skipSpaces(text, w + 1, end), end, head, wantType);
       return kernelMessage(text, w + 1, end, head, wantType);
     }
     i = w;
   }
-  return LOCATE_RESULT.notRelevant;
+  return embeddedSelinuxAvc(text, start, end, head, wantType);
+}
+
+/**
+ * A SELinux AVC record quoted inside other text (an exported JSON document's raw_msg, a pasted report):
+ * `audit(SEC.MS:SERIAL): avc:  denied  { ... }`. Only this shape is taken from text without a sender:
+ * it is what avc_audit() writes and nothing else does, while a bare AppArmor or seccomp field list
+ * could come from anywhere.
+ */
+function embeddedSelinuxAvc(
+  text: string,
+  start: number,
+  end: number,
+  head: RecordHead,
+  wantType: (type: RecordType) => boolean,
+): LocateResult {
+  const at = text.indexOf('): avc:  ', start);
+  if (at < 0 || at >= end || !wantType(RECORD_TYPE.AVC)) return LOCATE_RESULT.notRelevant;
+  const open = text.lastIndexOf('audit(', at);
+  if (open < start || at - open > 40) return LOCATE_RESULT.notRelevant;
+  head.type = RECORD_TYPE.AVC;
+  head.form = LINE_FORM.other;
+  const r = auditStamp(text, open + 6, end, head);
+  return r === LOCATE_RESULT.record && head.stampEnd === at ? r : LOCATE_RESULT.notRelevant;
 }
 
 /**
@@ -433,4 +479,23 @@ function rfc5424(
   if (r !== LOCATE_RESULT.notRelevant || sender !== 'audit') return r;
   head.envelopePid = Number(procid) || undefined;
   return journaldAuditTransport(text, i, end, head, wantType);
+}
+
+/**
+ * An AppArmor decision without an audit header: a D-Bus daemon's own log line, or a kernel record whose
+ * prefix was cut off. It has no audit id; the AppArmor fields are read as for a kernel AVC record.
+ */
+function bareAppArmor(
+  text: string,
+  pos: number,
+  end: number,
+  head: RecordHead,
+  wantType: (type: RecordType) => boolean,
+): LocateResult {
+  if (!text.startsWith('apparmor="', pos) || !wantType(RECORD_TYPE.AVC)) return LOCATE_RESULT.notRelevant;
+  head.type = RECORD_TYPE.AVC;
+  head.serial = -1;
+  head.bodyStart = pos;
+  head.bodyEnd = end;
+  return LOCATE_RESULT.record;
 }

@@ -12,7 +12,6 @@ const DQUOTE = 34;
 const SQUOTE = 39;
 const EQUALS = 61;
 const LBRACE = 123;
-const RBRACE = 125;
 /** auditd's ENRICHED format appends interpreted fields after this byte. */
 export const ENRICHED_SEPARATOR = 0x1d;
 

@@ -40,7 +40,8 @@ export function locateJournalJson(
   if (transport === 'kernel') {
     const r = locateRecord(message, 0, message.length, head, wantType, now);
     head.form = LINE_FORM.journaldJson;
-    if (head.envelopeTimeMs === undefined && realtimeUs !== undefined) head.envelopeTimeMs = Math.floor(realtimeUs / 1000);
+    if (head.envelopeTimeMs === undefined && realtimeUs !== undefined)
+      head.envelopeTimeMs = Math.floor(realtimeUs / 1000);
     return r;
   }
   if (transport !== 'audit') return LOCATE_RESULT.notRelevant;
@@ -57,7 +58,8 @@ export function locateJournalJson(
     head.serial = serial;
     head.auditId = `${String(head.sec)}.${String(head.ms).padStart(3, '0')}:${String(serial)}`;
   }
-  if (head.envelopeTimeMs === undefined && realtimeUs !== undefined) head.envelopeTimeMs = Math.floor(realtimeUs / 1000);
+  if (head.envelopeTimeMs === undefined && realtimeUs !== undefined)
+    head.envelopeTimeMs = Math.floor(realtimeUs / 1000);
   return r;
 }
 
@@ -77,7 +79,7 @@ function badOrIrrelevant(line: string, head: RecordHead): LocateResult {
 function messageText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (Array.isArray(value) && value.every((b) => typeof b === 'number')) {
-    return Buffer.from(value as number[]).toString('utf8');
+    return Buffer.from(value).toString('utf8');
   }
   return undefined;
 }

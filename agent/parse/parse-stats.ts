@@ -6,7 +6,6 @@ export const NOT_DENIAL = {
   apparmorOther: 'apparmor_other',
   selinuxGranted: 'selinux_granted',
   userAvc: 'user_avc',
-  duplicate: 'duplicate',
 } as const;
 export type NotDenialReason = (typeof NOT_DENIAL)[keyof typeof NOT_DENIAL];
 

@@ -2,7 +2,10 @@ import type { ProcessInfo } from '../events.js';
 import { plain, uint, untrusted } from './fields.js';
 
 /** The subject of a denial record: pid, comm, exe and credentials as the kernel wrote them. */
-export function processFromRecord(values: ReadonlyMap<string, string>, fallbackPid: number | undefined): ProcessInfo {
+export function processFromRecord(
+  values: ReadonlyMap<string, string>,
+  fallbackPid: number | undefined,
+): ProcessInfo {
   const process: ProcessInfo = { pid: uint(values.get('pid')) ?? fallbackPid ?? 0 };
   const comm = untrusted(values.get('comm'));
   if (comm !== undefined) process.comm = comm;

@@ -56,7 +56,9 @@ export function seccompDetail(values: ReadonlyMap<string, string>): SeccompDetai
   const rawArch = plain(values.get('arch')) ?? '';
   const auditArch = hex32(rawArch);
   let arch: SyscallArch | undefined =
-    auditArch !== undefined && /^[0-9a-fA-F]+$/.test(rawArch) ? archFromAuditArch(auditArch) : archFromName(rawArch);
+    auditArch !== undefined && /^[0-9a-fA-F]+$/.test(rawArch)
+      ? archFromAuditArch(auditArch)
+      : archFromName(rawArch);
   const rawSyscall = plain(values.get('syscall')) ?? '';
   let syscallNr = uint(rawSyscall);
   if (arch === 'x86_64' && syscallNr !== undefined && (syscallNr & X32_SYSCALL_BIT) !== 0) arch = 'x32';

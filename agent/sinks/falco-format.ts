@@ -31,7 +31,8 @@ const PRIORITY_BY_OUTCOME: Readonly<Record<Outcome, FalcoPriority>> = {
 export function falcoRule(e: KernwatchEvent): string {
   if (e.seccomp !== undefined) return `seccomp violation (${e.seccomp.action})`;
   if (e.apparmor !== undefined) return `AppArmor violation (${e.apparmor.mode})`;
-  if (e.selinux !== undefined) return `SELinux violation (${e.selinux.permissive ? 'permissive' : 'enforcing'})`;
+  if (e.selinux !== undefined)
+    return `SELinux violation (${e.selinux.permissive ? 'permissive' : 'enforcing'})`;
   return 'kernel denial';
 }
 

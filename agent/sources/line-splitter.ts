@@ -31,7 +31,8 @@ export class LineSplitter {
       }
       return;
     }
-    const head = this.carry === undefined ? buf.subarray(0, last) : Buffer.concat([this.carry, buf.subarray(0, last)]);
+    const head =
+      this.carry === undefined ? buf.subarray(0, last) : Buffer.concat([this.carry, buf.subarray(0, last)]);
     this.carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : undefined;
     splitText(head.toString('utf8'), onLine);
   }
