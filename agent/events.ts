@@ -180,7 +180,7 @@ export interface EventContext {
   pod?: PodRef;
 }
 
-/** Builds the public event; property order is the documented order so output is stable and readable. */
+/** Builds the public event. Key order does not matter here: sinks serialise in the documented order. */
 export function buildEvent(identified: IdentifiedDenial, ctx: EventContext, count = 1): KernwatchEvent {
   const d = identified.denial;
   const event: KernwatchEvent = {
@@ -202,33 +202,5 @@ export function buildEvent(identified: IdentifiedDenial, ctx: EventContext, coun
   else event.selinux = d.selinux;
   if (ctx.container !== undefined) event.container = ctx.container;
   if (ctx.pod !== undefined) event.pod = ctx.pod;
-  return orderEventKeys(event);
-}
-
-const EVENT_KEY_ORDER = [
-  'schema',
-  'id',
-  'auditId',
-  'time',
-  'node',
-  'source',
-  'kind',
-  'outcome',
-  'count',
-  'process',
-  'seccomp',
-  'apparmor',
-  'selinux',
-  'container',
-  'pod',
-  'attribution',
-  'raw',
-] as const satisfies readonly (keyof KernwatchEvent)[];
-
-function orderEventKeys(e: KernwatchEvent): KernwatchEvent {
-  const out: Partial<Record<keyof KernwatchEvent, unknown>> = {};
-  for (const k of EVENT_KEY_ORDER) {
-    if (e[k] !== undefined) out[k] = e[k];
-  }
-  return out as KernwatchEvent;
+  return event;
 }

@@ -7,6 +7,7 @@ import { MALFORMED_REASON } from '../parse/envelope.js';
 import { AuditStreamParser } from '../parse/audit-stream-parser.js';
 import type { ParseStats } from '../parse/parse-stats.js';
 import { LineSplitter } from '../sources/line-splitter.js';
+import { eventToJson } from '../sinks/event-json.js';
 import { toFalcoAlert } from '../sinks/falco-format.js';
 import { EventTable } from './event-table.js';
 import { resolveNodeName } from './node-name.js';
@@ -81,7 +82,7 @@ export async function runParse(
     } else if (options.format === 'falco') {
       out.add(`${JSON.stringify(toFalcoAlert(event))}\n`);
     } else {
-      out.add(`${JSON.stringify(event)}\n`);
+      out.add(`${eventToJson(event)}\n`);
     }
   };
   const parser = new AuditStreamParser({ onDenial });

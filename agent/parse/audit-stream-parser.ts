@@ -93,6 +93,8 @@ export class AuditStreamParser {
   private unidentifiedHead = 0;
   /** Audit ids already emitted → how many denials they had, so a reopened event continues the index. */
   private readonly emittedIds = new Map<string, number>();
+  private readonly emittedRing: (string | undefined)[] = new Array<string | undefined>(RECENT_IDS_LIMIT);
+  private emittedPos = 0;
   /** Occurrences of each id-less key, so identical id-less records get distinct ids. */
   private readonly unidentifiedKeys = new Map<string, number>();
 
@@ -108,8 +110,8 @@ export class AuditStreamParser {
 
   private lineNo = 0;
   private clockMs = 0;
-  private lastStampMs = -1;
-  private lastStampIso = '';
+  private lastStampSecond = Number.NaN;
+  private lastStampPrefix = '';
 
   constructor(options: AuditStreamParserOptions) {
     this.onDenial = options.onDenial;
@@ -135,9 +137,9 @@ export class AuditStreamParser {
     const head = this.head;
     let result: LocateResult;
     if (text.charCodeAt(start) === 123 /* { */) {
-      result = locateJournalJson(text.slice(start, end), head, this.wantType, this.now());
+      result = locateJournalJson(text.slice(start, end), head, this.wantType, this.now);
     } else {
-      result = locateRecord(text, start, end, head, this.wantType, this.now());
+      result = locateRecord(text, start, end, head, this.wantType, this.now);
     }
     if (result === LOCATE_RESULT.record) {
       stats.byForm[head.form]++;
@@ -197,6 +199,17 @@ export class AuditStreamParser {
     }
     this.unidentified = [];
     this.unidentifiedHead = 0;
+  }
+
+  /** Bounded memory of emitted audit ids: the oldest is forgotten first (a ring, no iterator per call). */
+  private rememberEmitted(auditId: string, next: number): void {
+    if (!this.emittedIds.has(auditId)) {
+      const evicted = this.emittedRing[this.emittedPos];
+      if (evicted !== undefined) this.emittedIds.delete(evicted);
+      this.emittedRing[this.emittedPos] = auditId;
+      this.emittedPos = (this.emittedPos + 1) % RECENT_IDS_LIMIT;
+    }
+    this.emittedIds.set(auditId, next);
   }
 
   /** Events currently waiting for siblings (a gauge for metrics). */
@@ -418,12 +431,15 @@ export class AuditStreamParser {
     let ms: number;
     if (head.serial >= 0) ms = head.sec * 1000 + head.ms;
     else ms = head.envelopeTimeMs ?? this.now().getTime();
-    if (ms !== this.lastStampMs) {
-      const d = new Date(ms);
-      this.lastStampIso = Number.isNaN(d.getTime()) ? new Date(0).toISOString() : d.toISOString();
-      this.lastStampMs = ms;
+    // Consecutive records mostly share the second: format it once and append the milliseconds.
+    const second = Math.floor(ms / 1000);
+    if (second !== this.lastStampSecond) {
+      const d = new Date(second * 1000);
+      this.lastStampPrefix = (Number.isNaN(d.getTime()) ? new Date(0) : d).toISOString().slice(0, -4);
+      this.lastStampSecond = second;
     }
-    return this.lastStampIso;
+    const frac = ms - second * 1000;
+    return `${this.lastStampPrefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${String(frac)}Z`;
   }
 
   private emitUnidentified(u: PendingUnidentified): void {
@@ -443,8 +459,7 @@ export class AuditStreamParser {
     if (this.pending.get(ev.serial) === ev) this.pending.delete(ev.serial);
     if (ev.siblings.length > 0) this.applySiblings(ev);
     const n = ev.denials.length;
-    if (this.emittedIds.size >= RECENT_IDS_LIMIT) deleteOldest(this.emittedIds);
-    this.emittedIds.set(ev.auditId, ev.indexBase + n);
+    this.rememberEmitted(ev.auditId, ev.indexBase + n);
     for (let i = 0; i < n; i++) {
       const denial = ev.denials[i];
       if (denial !== undefined) this.onDenial({ denial, key: `${ev.auditId}/${String(ev.indexBase + i)}` });
@@ -491,15 +506,13 @@ export class AuditStreamParser {
         setPath(denial.selinux, path);
       }
       denial.raw = denial.raw.concat(lines);
-      denial.process = orderProcess(p);
     }
   }
 }
 
 function withId<T extends Denial>(denial: T, auditId: string | undefined): T {
-  if (auditId === undefined) return denial;
-  // auditId goes first so the object's key order matches the documented schema.
-  return { auditId, ...denial };
+  if (auditId !== undefined) denial.auditId = auditId;
+  return denial;
 }
 
 function mergeSyscall(p: ProcessInfo, values: ReadonlyMap<string, string>): void {
@@ -533,26 +546,6 @@ function mergeSyscall(p: ProcessInfo, values: ReadonlyMap<string, string>): void
     const subj = plain(values.get('subj'));
     if (subj !== undefined) p.subj = subj;
   }
-}
-
-const PROCESS_KEY_ORDER = [
-  'pid',
-  'ppid',
-  'comm',
-  'exe',
-  'uid',
-  'gid',
-  'auid',
-  'ses',
-  'subj',
-  'cmdline',
-  'cwd',
-] as const;
-
-function orderProcess(p: ProcessInfo): ProcessInfo {
-  const out: Partial<Record<keyof ProcessInfo, unknown>> = {};
-  for (const k of PROCESS_KEY_ORDER) if (p[k] !== undefined) out[k] = p[k];
-  return out as ProcessInfo;
 }
 
 function setPath(detail: SelinuxDetail, path: string): void {

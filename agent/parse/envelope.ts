@@ -103,7 +103,7 @@ export function locateRecord(
   end: number,
   head: RecordHead,
   wantType: (type: RecordType) => boolean,
-  now: Date,
+  now: () => Date,
 ): LocateResult {
   head.reset(text, start, end);
   const c = text.charCodeAt(start);
@@ -341,7 +341,7 @@ function syslogLike(
   end: number,
   head: RecordHead,
   wantType: (type: RecordType) => boolean,
-  now: Date,
+  now: () => Date,
 ): LocateResult {
   let i = start;
   let form: LineForm = LINE_FORM.syslog;
@@ -361,7 +361,7 @@ function syslogLike(
       if (time !== undefined) form = LINE_FORM.journald;
     }
   } else {
-    time = parseMonthDayTime(text, i, end, now);
+    time = parseMonthDayTime(text, i, end, now());
   }
   if (time !== undefined) i = time.next;
   // Up to four words before the tag: host, facility.severity, logcat's pid-tid and `/?`.

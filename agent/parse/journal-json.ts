@@ -16,7 +16,7 @@ export function locateJournalJson(
   line: string,
   head: RecordHead,
   wantType: (type: RecordType) => boolean,
-  now: Date,
+  now: () => Date,
 ): LocateResult {
   // Cheap byte checks first: most journal entries are neither kernel nor audit messages.
   if (!line.includes('"_TRANSPORT":"kernel"') && !line.includes('"_TRANSPORT":"audit"')) {
