@@ -1,13 +1,7 @@
-import {
-  DENIAL_KIND,
-  type Denial,
-  type IdentifiedDenial,
-  type ProcessInfo,
-  type SelinuxDetail,
-} from '../events.js';
+import { DENIAL_KIND, type Denial, type IdentifiedDenial, type ProcessInfo } from '../events.js';
 import { appArmorDetail, appArmorMode, appArmorOutcome } from './apparmor.js';
 import { LOCATE_RESULT, MALFORMED_REASON, RecordHead, locateRecord, type LocateResult } from './envelope.js';
-import { commandLine, parseFields, plain, uint, untrusted, type RecordFields } from './fields.js';
+import { commandLine, findField, parseFields, plain, uint, untrusted, type RecordFields } from './fields.js';
 import { locateJournalJson } from './journal-json.js';
 import { NOT_DENIAL, ParseStats } from './parse-stats.js';
 import { processFromRecord } from './process-info.js';
@@ -468,42 +462,45 @@ export class AuditStreamParser {
 
   /** Adds what the event's SYSCALL, CWD, PATH, PROCTITLE and EXECVE records tell about the process. */
   private applySiblings(ev: PendingEvent): void {
-    let syscall: RecordFields | undefined;
+    let syscall: SiblingLine | undefined;
     let cwd: string | undefined;
     let path: string | undefined;
     let cmdline: string | undefined;
-    let execve: RecordFields | undefined;
+    let execve: SiblingLine | undefined;
     const lines: string[] = [];
     for (const s of ev.siblings) {
       lines.push(s.line);
+      const n = s.line.length;
       switch (s.type) {
         case RECORD_TYPE.SYSCALL:
-          syscall ??= parseFields(s.line, s.bodyStart, s.line.length);
+          syscall ??= s;
           break;
         case RECORD_TYPE.CWD:
-          cwd ??= untrusted(parseFields(s.line, s.bodyStart, s.line.length).values.get('cwd'));
+          cwd ??= untrusted(findField(s.line, s.bodyStart, n, 'cwd'));
           break;
         case RECORD_TYPE.PATH:
-          path ??= untrusted(parseFields(s.line, s.bodyStart, s.line.length).values.get('name'));
+          path ??= untrusted(findField(s.line, s.bodyStart, n, 'name'));
           break;
         case RECORD_TYPE.PROCTITLE:
-          cmdline ??= commandLine(parseFields(s.line, s.bodyStart, s.line.length).values.get('proctitle'));
+          cmdline ??= commandLine(findField(s.line, s.bodyStart, n, 'proctitle'));
           break;
         case RECORD_TYPE.EXECVE:
-          execve ??= parseFields(s.line, s.bodyStart, s.line.length);
+          execve ??= s;
           break;
         default:
           break;
       }
     }
-    if (cmdline === undefined && execve !== undefined) cmdline = execveCommandLine(execve.values);
+    if (cmdline === undefined && execve !== undefined) {
+      cmdline = execveCommandLine(parseFields(execve.line, execve.bodyStart, execve.line.length).values);
+    }
     for (const denial of ev.denials) {
       const p = denial.process;
-      if (syscall !== undefined) mergeSyscall(p, syscall.values);
+      if (syscall !== undefined) mergeSyscall(p, syscall);
       if (cmdline !== undefined) p.cmdline = cmdline;
       if (cwd !== undefined) p.cwd = cwd;
       if (denial.kind === DENIAL_KIND.selinux && path !== undefined && denial.selinux.path === undefined) {
-        setPath(denial.selinux, path);
+        denial.selinux.path = path;
       }
       denial.raw = denial.raw.concat(lines);
     }
@@ -515,41 +512,40 @@ function withId<T extends Denial>(denial: T, auditId: string | undefined): T {
   return denial;
 }
 
-function mergeSyscall(p: ProcessInfo, values: ReadonlyMap<string, string>): void {
-  const ppid = uint(values.get('ppid'));
+/** Fills what the denial record did not say from its event's SYSCALL record (ppid is only there). */
+function mergeSyscall(p: ProcessInfo, syscall: SiblingLine): void {
+  const { line, bodyStart } = syscall;
+  const n = line.length;
+  const ppid = uint(findField(line, bodyStart, n, 'ppid'));
   if (ppid !== undefined) p.ppid = ppid;
   if (p.comm === undefined) {
-    const comm = untrusted(values.get('comm'));
+    const comm = untrusted(findField(line, bodyStart, n, 'comm'));
     if (comm !== undefined) p.comm = comm;
   }
   if (p.exe === undefined) {
-    const exe = untrusted(values.get('exe'));
+    const exe = untrusted(findField(line, bodyStart, n, 'exe'));
     if (exe !== undefined) p.exe = exe;
   }
   if (p.uid === undefined) {
-    const uid = uint(values.get('uid'));
+    const uid = uint(findField(line, bodyStart, n, 'uid'));
     if (uid !== undefined) p.uid = uid;
   }
   if (p.gid === undefined) {
-    const gid = uint(values.get('gid'));
+    const gid = uint(findField(line, bodyStart, n, 'gid'));
     if (gid !== undefined) p.gid = gid;
   }
   if (p.auid === undefined) {
-    const auid = uint(values.get('auid'));
+    const auid = uint(findField(line, bodyStart, n, 'auid'));
     if (auid !== undefined) p.auid = auid;
   }
   if (p.ses === undefined) {
-    const ses = uint(values.get('ses'));
+    const ses = uint(findField(line, bodyStart, n, 'ses'));
     if (ses !== undefined) p.ses = ses;
   }
   if (p.subj === undefined) {
-    const subj = plain(values.get('subj'));
+    const subj = plain(findField(line, bodyStart, n, 'subj'));
     if (subj !== undefined) p.subj = subj;
   }
-}
-
-function setPath(detail: SelinuxDetail, path: string): void {
-  detail.path = path;
 }
 
 function execveCommandLine(values: ReadonlyMap<string, string>): string | undefined {

@@ -216,3 +216,42 @@ export function hex32(value: string | undefined): number | undefined {
   }
   return r;
 }
+
+/**
+ * The raw value of one key in text[start, end), as parseFields would store it, without tokenising the
+ * whole record: for sibling records only a few keys are wanted. Keys are matched at a word start, so
+ * `uid` does not match inside `auid`, and interpreted ENRICHED keys (upper case) never match.
+ */
+export function findField(text: string, start: number, end: number, key: string): string | undefined {
+  const needle = `${key}=`;
+  let at = text.indexOf(needle, start);
+  while (at >= 0 && at < end) {
+    const before = at === start ? SPACE : text.charCodeAt(at - 1);
+    if (before === SPACE) return valueAt(text, at + needle.length, end);
+    if (before === ENRICHED_SEPARATOR) return undefined;
+    at = text.indexOf(needle, at + 1);
+  }
+  return undefined;
+}
+
+function valueAt(text: string, i: number, end: number): string {
+  if (i >= end) return '';
+  const c = text.charCodeAt(i);
+  if (c === DQUOTE || c === SQUOTE) {
+    const close = text.indexOf(c === DQUOTE ? '"' : "'", i + 1);
+    return text.slice(i, close < 0 || close >= end ? end : close + 1);
+  }
+  let j = i;
+  let firstEquals = -1;
+  while (j < end) {
+    const d = text.charCodeAt(j);
+    if (d === SPACE || d === ENRICHED_SEPARATOR) break;
+    if (d === EQUALS && firstEquals < 0) firstEquals = j;
+    j++;
+  }
+  if (firstEquals > i) {
+    const split = gluedKeyStart(text, i, firstEquals);
+    if (split > i) return text.slice(i, split);
+  }
+  return text.slice(i, j);
+}

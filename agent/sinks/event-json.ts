@@ -1,10 +1,4 @@
-import type {
-  AppArmorDetail,
-  KernwatchEvent,
-  ProcessInfo,
-  SeccompDetail,
-  SelinuxDetail,
-} from '../events.js';
+import type { AppArmorDetail, KernwatchEvent, ProcessInfo, SeccompDetail, SelinuxDetail } from '../events.js';
 
 /**
  * The event as one line of JSON, keys in the documented order. Hand-written because JSON.stringify of
@@ -69,7 +63,8 @@ function appArmorJson(d: AppArmorDetail): string {
 
 function selinuxJson(d: SelinuxDetail): string {
   let s = '{"permissions":[';
-  for (let i = 0; i < d.permissions.length; i++) s += i === 0 ? str(d.permissions[i] ?? '') : `,${str(d.permissions[i] ?? '')}`;
+  for (let i = 0; i < d.permissions.length; i++)
+    s += i === 0 ? str(d.permissions[i] ?? '') : `,${str(d.permissions[i] ?? '')}`;
   s += `],"scontext":${str(d.scontext)},"tcontext":${str(d.tcontext)},"tclass":${str(d.tclass)},"permissive":${String(d.permissive)}`;
   if (d.name !== undefined) s += `,"name":${str(d.name)}`;
   if (d.path !== undefined) s += `,"path":${str(d.path)}`;
