@@ -128,6 +128,17 @@ export class AuditStreamParser {
       return;
     }
     if (end > start && text.charCodeAt(end - 1) === 13) end--; // CRLF files
+    try {
+      this.classifyLine(text, start, end, lineNo);
+    } catch {
+      // A parser bug must cost one line, never the stream: count it where an operator will see it.
+      stats.malformed[MALFORMED_REASON.parserError]++;
+    }
+    this.expireByLines(lineNo);
+  }
+
+  private classifyLine(text: string, start: number, end: number, lineNo: number): void {
+    const stats = this.stats;
     const head = this.head;
     let result: LocateResult;
     if (text.charCodeAt(start) === 123 /* { */) {
@@ -135,22 +146,17 @@ export class AuditStreamParser {
     } else {
       result = locateRecord(text, start, end, head, this.wantType, this.now);
     }
+    stats.byForm[head.form]++;
     if (result === LOCATE_RESULT.record) {
-      stats.byForm[head.form]++;
       const role = roleOf(head.type);
       if (role === RECORD_ROLE.denial) this.denialRecord(head, lineNo);
       else if (role !== RECORD_ROLE.other) this.siblingRecord(head, role === RECORD_ROLE.end);
-      else {
-        stats.notDenial[NOT_DENIAL.userAvc]++;
-      }
+      else stats.notDenial[NOT_DENIAL.userAvc]++;
     } else if (result === LOCATE_RESULT.notRelevant) {
-      stats.byForm[head.form]++;
       stats.notRelevant++;
     } else {
-      stats.byForm[head.form]++;
       stats.malformed[head.malformed]++;
     }
-    this.expireByLines(lineNo);
   }
 
   /** Sets the clock used by flushExpired (live sources call it per batch instead of per line). */

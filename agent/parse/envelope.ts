@@ -28,6 +28,8 @@ export const MALFORMED_REASON = {
   binary: 'binary',
   tooLong: 'too_long',
   badField: 'bad_field',
+  /** The parser itself failed on the line (a bug): counted so it is seen, and the stream goes on. */
+  parserError: 'parser_error',
 } as const;
 export type MalformedReason = (typeof MALFORMED_REASON)[keyof typeof MALFORMED_REASON];
 
