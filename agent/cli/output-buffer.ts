@@ -1,33 +1,55 @@
 import type { Writable } from 'node:stream';
 
 /**
- * Collects output text and writes it in large pieces: one write per ~256 KiB instead of one per event,
- * and waits for 'drain' when the destination is slow, so memory stays bounded.
+ * Collects output text in a byte buffer and writes it in large pieces: one write per ~1 MiB instead of
+ * one per event. Encoding each piece straight into the buffer saves joining a large string and encoding
+ * it again; waiting for 'drain' keeps memory bounded when the destination is slow.
  */
 export class OutputBuffer {
-  private parts: string[] = [];
-  private size = 0;
+  private buf: Buffer;
+  private used = 0;
 
   constructor(
     private readonly out: Writable,
-    private readonly flushBytes = 256 * 1024,
-  ) {}
+    private readonly flushBytes = 1 << 20,
+  ) {
+    this.buf = Buffer.allocUnsafe(flushBytes * 2);
+  }
 
   add(text: string): void {
-    this.parts.push(text);
-    this.size += text.length;
+    // UTF-16 code units encode to at most 3 UTF-8 bytes each.
+    const worst = text.length * 3;
+    if (this.used + worst > this.buf.length) {
+      this.spill();
+      if (worst > this.buf.length) {
+        this.pending.push(Buffer.from(text, 'utf8'));
+        return;
+      }
+    }
+    this.used += this.buf.write(text, this.used, 'utf8');
   }
 
   shouldFlush(): boolean {
-    return this.size >= this.flushBytes;
+    return this.used >= this.flushBytes || this.pending.length > 0;
   }
 
   async flush(): Promise<void> {
-    if (this.parts.length === 0) return;
-    const text = this.parts.join('');
-    this.parts = [];
-    this.size = 0;
-    if (!this.out.write(text)) await waitDrain(this.out);
+    this.spill();
+    const chunks = this.pending;
+    this.pending = [];
+    for (const chunk of chunks) {
+      if (!this.out.write(chunk)) await waitDrain(this.out);
+    }
+  }
+
+  /** Filled pieces waiting to be written; the buffer they came from is replaced, never reused. */
+  private pending: Buffer[] = [];
+
+  private spill(): void {
+    if (this.used === 0) return;
+    this.pending.push(this.buf.subarray(0, this.used));
+    this.buf = Buffer.allocUnsafe(this.buf.length);
+    this.used = 0;
   }
 }
 
