@@ -9,7 +9,7 @@ import type { ParseStats } from '../parse/parse-stats.js';
 import { LineSplitter } from '../sources/line-splitter.js';
 import { eventToJson } from '../sinks/event-json.js';
 import { toFalcoAlert } from '../sinks/falco-format.js';
-import { EventTable } from './event-table.js';
+import { tableHeader, tableRow } from './event-table.js';
 import { resolveNodeName } from './node-name.js';
 import { OutputBuffer } from './output-buffer.js';
 
@@ -70,15 +70,14 @@ export async function runParse(
   io: { stdin: Readable; stdout: NodeJS.WritableStream & import('node:stream').Writable },
 ): Promise<ParseRunResult> {
   const out = new OutputBuffer(io.stdout);
-  const table = options.format === 'table' ? new EventTable() : undefined;
+  if (options.format === 'table') out.add(tableHeader());
   let events = 0;
   const ctx = { node: options.node, source: EVENT_SOURCE.file, attribution: ATTRIBUTION.unresolved };
   const onDenial = (d: IdentifiedDenial): void => {
     events++;
     const event = buildEvent(d, ctx);
-    if (table !== undefined) {
-      table.add(event);
-      if (table.isBlockFull()) out.add(table.drain());
+    if (options.format === 'table') {
+      out.add(tableRow(event));
     } else if (options.format === 'falco') {
       out.add(`${JSON.stringify(toFalcoAlert(event))}\n`);
     } else {
@@ -106,7 +105,6 @@ export async function runParse(
     parser.stats.lines += splitter.oversizedLines;
     // Events do not span files: what is still waiting for siblings belongs to this input.
     parser.flushAll();
-    if (table !== undefined) out.add(table.drain());
     await out.flush();
   }
   return { stats: parser.stats, events, unreadable };

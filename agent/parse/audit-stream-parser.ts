@@ -39,7 +39,9 @@ interface SiblingLine {
 interface PendingEvent {
   auditId: string;
   serial: number;
+  /** The stamp's seconds and milliseconds: a serial is unique only together with its stamp. */
   sec: number;
+  ms: number;
   /** Index of the first denial of this event in its audit event (> 0 if the event was reopened). */
   indexBase: number;
   denials: Denial[];
@@ -100,6 +102,7 @@ export class AuditStreamParser {
   private readonly ringBody = new Int32Array(RING_SIZE);
   private readonly ringType = new Int32Array(RING_SIZE);
   private readonly ringSerial = new Float64Array(RING_SIZE).fill(-1);
+  private readonly ringStampMs = new Float64Array(RING_SIZE);
   private ringPos = 0;
 
   private lineNo = 0;
@@ -253,7 +256,7 @@ export class AuditStreamParser {
       return;
     }
     const ev = this.pending.get(serial);
-    if (ev !== undefined && ev.sec === head.sec) {
+    if (ev !== undefined && ev.sec === head.sec && ev.ms === head.ms) {
       if (isEnd) {
         this.emitEvent(ev);
         return;
@@ -274,6 +277,7 @@ export class AuditStreamParser {
     this.ringBody[p] = head.bodyStart;
     this.ringType[p] = head.type;
     this.ringSerial[p] = serial;
+    this.ringStampMs[p] = head.sec * 1000 + head.ms;
     this.ringPos = (p + 1) % RING_SIZE;
   }
 
@@ -311,7 +315,7 @@ export class AuditStreamParser {
     }
 
     let ev = this.pending.get(head.serial);
-    if (ev !== undefined && ev.sec !== head.sec) {
+    if (ev !== undefined && (ev.sec !== head.sec || ev.ms !== head.ms)) {
       this.emitEvent(ev);
       ev = undefined;
     }
@@ -321,6 +325,7 @@ export class AuditStreamParser {
         auditId,
         serial: head.serial,
         sec: head.sec,
+        ms: head.ms,
         indexBase: this.emittedIds.get(auditId) ?? 0,
         denials: [],
         siblings: [],
@@ -350,7 +355,7 @@ export class AuditStreamParser {
   private takeFromRing(ev: PendingEvent): void {
     for (let k = 0; k < RING_SIZE; k++) {
       const p = (this.ringPos + k) % RING_SIZE;
-      if (this.ringSerial[p] !== ev.serial) continue;
+      if (this.ringSerial[p] !== ev.serial || this.ringStampMs[p] !== ev.sec * 1000 + ev.ms) continue;
       const text = this.ringText[p] ?? '';
       const start = this.ringStart[p] ?? 0;
       this.addSibling(

@@ -426,7 +426,7 @@ function embeddedSelinuxAvc(
  * journald's audit transport renders a record as `audit[PID]: SECCOMP auid=...` (the type name, then
  * the fields) with no audit id in the text.
  */
-function journaldAuditTransport(
+export function journaldAuditTransport(
   text: string,
   pos: number,
   end: number,

@@ -1,4 +1,5 @@
 import {
+  journaldAuditTransport,
   LINE_FORM,
   LOCATE_RESULT,
   MALFORMED_REASON,
@@ -47,9 +48,14 @@ export function locateJournalJson(
   if (transport !== 'audit') return LOCATE_RESULT.notRelevant;
   // The audit transport's MESSAGE is `TYPE fields...`; the id lives in _AUDIT_ID and the audit
   // timestamp in _SOURCE_REALTIME_TIMESTAMP, so the original audit(SEC.MS:SERIAL) can be rebuilt.
-  const synthetic = `audit[${String(numeric(fields._PID) ?? 0)}]: ${message}`;
-  const r = locateRecord(synthetic, 0, synthetic.length, head, wantType, now);
+  head.reset(message, 0, message.length);
+  const r =
+    message.startsWith('type=') || message.startsWith('audit')
+      ? locateRecord(message, 0, message.length, head, wantType, now)
+      : journaldAuditTransport(message, 0, message.length, head, wantType);
   head.form = LINE_FORM.journaldJson;
+  const pid = numeric(fields._PID);
+  if (pid !== undefined) head.envelopePid = pid;
   const serial = numeric(fields._AUDIT_ID);
   if (r === LOCATE_RESULT.record && head.serial < 0 && serial !== undefined && realtimeUs !== undefined) {
     const ms = Math.floor(realtimeUs / 1000);
