@@ -35,8 +35,12 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`Unknown command '${command}'.`);
     }
   } catch (err) {
+    if (err instanceof UsageError && err.message === PARSE_USAGE) {
+      process.stdout.write(`${PARSE_USAGE}\n`);
+      return EXIT.ok;
+    }
     if (err instanceof UsageError) {
-      process.stderr.write(`${err.message}\n${err.message === PARSE_USAGE ? '' : `\n${USAGE}\n`}`);
+      process.stderr.write(`${err.message}\n\n${USAGE}\n`);
       return EXIT.usage;
     }
     if (err instanceof KernwatchError) {

@@ -50,7 +50,8 @@ export function appArmorDetail(values: ReadonlyMap<string, string>, mode: AppArm
   // For `capable` denials the object is the capability: libapparmor reports capname as the name.
   const name = untrusted(values.get('name')) ?? capname;
   if (name !== undefined) detail.name = name;
-  const name2 = untrusted(values.get('name2'));
+  // Link and rename records name the second path `target=`; libapparmor reports it as name2.
+  const name2 = untrusted(values.get('name2')) ?? untrusted(values.get('target'));
   if (name2 !== undefined) detail.name2 = name2;
   const requested = plain(values.get('requested_mask')) ?? plain(values.get('requested'));
   if (requested !== undefined) detail.requestedMask = requested;

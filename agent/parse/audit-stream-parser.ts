@@ -269,6 +269,9 @@ export class AuditStreamParser {
       );
       return;
     }
+    // Records of events without a denial are the bulk of audit.log: counted as not relevant (and taken
+    // back from that count if a late denial of their event claims them).
+    this.stats.notRelevant++;
     if (isEnd) return;
     const p = this.ringPos;
     this.ringText[p] = head.text;
@@ -315,7 +318,8 @@ export class AuditStreamParser {
     }
 
     let ev = this.pending.get(head.serial);
-    if (ev !== undefined && (ev.sec !== head.sec || ev.ms !== head.ms)) {
+    // Same numbers written differently (a mangled `:012165`) are another event: ids name the written stamp.
+    if (ev !== undefined && (ev.sec !== head.sec || ev.ms !== head.ms || ev.auditId !== head.getAuditId())) {
       this.emitEvent(ev);
       ev = undefined;
     }
@@ -365,6 +369,7 @@ export class AuditStreamParser {
         (this.ringBody[p] ?? 0) - start,
       );
       this.ringSerial[p] = -1;
+      this.stats.notRelevant--;
     }
   }
 

@@ -56,8 +56,10 @@ export function locateJournalJson(
   head.form = LINE_FORM.journaldJson;
   const pid = numeric(fields._PID);
   if (pid !== undefined) head.envelopePid = pid;
-  const serial = numeric(fields._AUDIT_ID);
-  if (r === LOCATE_RESULT.record && head.serial < 0 && serial !== undefined && realtimeUs !== undefined) {
+  const serial = numeric(fields._AUDIT_ID, 15);
+  // Ten digits of seconds, as for a written stamp (envelope.ts): anything larger is not an audit time.
+  const plausible = realtimeUs !== undefined && realtimeUs < 1e16;
+  if (r === LOCATE_RESULT.record && head.serial < 0 && serial !== undefined && plausible) {
     const ms = Math.floor(realtimeUs / 1000);
     head.sec = Math.floor(ms / 1000);
     head.ms = ms % 1000;
@@ -90,8 +92,9 @@ function messageText(value: unknown): string | undefined {
   return undefined;
 }
 
-function numeric(value: unknown): number | undefined {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'string' && /^\d+$/.test(value)) return Number(value);
+/** A journal number field: decimal digits within what the field can hold (µs since 1970 fit in 17). */
+function numeric(value: unknown, maxDigits = 17): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  if (typeof value === 'string' && value.length <= maxDigits && /^\d+$/.test(value)) return Number(value);
   return undefined;
 }
