@@ -5,26 +5,14 @@
 
 // English first, then the abbreviations journalctl and syslog daemons print under common locales
 // (French "oct.", German "Okt", Spanish "ago"); a trailing dot is dropped before the lookup.
-const MONTH_INDEX: ReadonlyMap<string, number> = new Map([
-  ...['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'].map(
-    (m, i) => [m, i] as const,
-  ),
-  ...['janv', 'févr', 'mars', 'avr', 'mai', 'juin', 'juil', 'août', 'sept', 'déc'].map(
-    (m) =>
-      [
-        m,
-        ['janv', 'févr', 'mars', 'avr', 'mai', 'juin', 'juil', 'août', 'sept', '', '', 'déc'].indexOf(m),
-      ] as const,
-  ),
-  ['jän', 0],
-  ['mär', 2],
-  ['okt', 9],
-  ['dez', 11],
-  ['ene', 0],
-  ['abr', 3],
-  ['ago', 7],
-  ['dic', 11],
-]);
+const MONTH_INDEX: ReadonlyMap<string, number> = new Map(
+  [
+    ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'],
+    ['janv', 'févr', 'mars', 'avr', 'mai', 'juin', 'juil', 'août', 'sept', 'oct', 'nov', 'déc'],
+    ['jan', 'feb', 'mär', 'apr', 'mai', 'jun', 'jul', 'aug', 'sep', 'okt', 'nov', 'dez'],
+    ['ene', 'feb', 'mar', 'abr', 'may', 'jun', 'jul', 'ago', 'sep', 'oct', 'nov', 'dic'],
+  ].flatMap((names) => names.map((name, month) => [name, month] as const)),
+);
 
 export interface ParsedTime {
   /** Epoch milliseconds, or undefined when the text was recognised but not a valid date. */
