@@ -63,17 +63,8 @@ export function fnv1a32(s: string): string {
   return h.toString(16).padStart(8, '0');
 }
 
-/** mulberry32: a small deterministic PRNG, values in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The bench's seeded PRNG, so the fuzz test and the log generator share one implementation. */
+export { mulberry32 } from '../bench/audit-log-generator.js';
 
 /** Hex encoding as the kernel writes untrusted strings (upper case). */
 export function kernelHex(s: string): string {

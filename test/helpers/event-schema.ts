@@ -89,7 +89,8 @@ const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const AUDIT_ID = /^\d+\.\d{3}:\d+$/;
 const SYNTHETIC_ID = /^~\d+-\d+-[0-9a-f]{8}\/\d+$/;
 
-const EVENT_KEYS = new Set([
+/** docs/events.md field order: the tests' own copy of the contract, independent of agent/. */
+export const EVENT_KEY_ORDER: readonly string[] = [
   'schema',
   'id',
   'auditId',
@@ -107,7 +108,9 @@ const EVENT_KEYS = new Set([
   'pod',
   'attribution',
   'raw',
-]);
+];
+
+const EVENT_KEYS = new Set(EVENT_KEY_ORDER);
 const PROCESS_KEYS = new Set([
   'pid',
   'ppid',

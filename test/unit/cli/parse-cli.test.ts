@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernwatchEvent } from '../../../agent/events.js';
 import { corpusLine } from '../../helpers/corpus-lines.js';
-import { schemaProblems } from '../../helpers/event-schema.js';
+import { schemaProblems, EVENT_KEY_ORDER } from '../../helpers/event-schema.js';
 import { CORPUS } from '../../helpers/fixtures.js';
 import { parseFile } from '../../helpers/parse-text.js';
 
@@ -75,27 +75,6 @@ function ndjson(stdout: string): unknown[] {
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as unknown);
 }
-
-/** docs/events.md field order. */
-const EVENT_KEY_ORDER = [
-  'schema',
-  'id',
-  'auditId',
-  'time',
-  'node',
-  'source',
-  'kind',
-  'outcome',
-  'count',
-  'process',
-  'seccomp',
-  'apparmor',
-  'selinux',
-  'container',
-  'pod',
-  'attribution',
-  'raw',
-];
 
 let tmp = '';
 

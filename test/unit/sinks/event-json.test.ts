@@ -3,27 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { KernwatchEvent } from '../../../agent/events.js';
 import { eventToJson } from '../../../agent/sinks/event-json.js';
 import { CORPUS, corpusLogFiles } from '../../helpers/fixtures.js';
+import { EVENT_KEY_ORDER } from '../../helpers/event-schema.js';
 import { parseFile } from '../../helpers/parse-text.js';
-
-const DOCUMENTED_ORDER = [
-  'schema',
-  'id',
-  'auditId',
-  'time',
-  'node',
-  'source',
-  'kind',
-  'outcome',
-  'count',
-  'process',
-  'seccomp',
-  'apparmor',
-  'selinux',
-  'container',
-  'pod',
-  'attribution',
-  'raw',
-];
 
 const events: KernwatchEvent[] = corpusLogFiles().flatMap((f) => parseFile(join(CORPUS, f)).events);
 
@@ -39,7 +20,7 @@ describe('the hand-written event JSON', () => {
   it('writes the top-level keys in the documented order', () => {
     for (const e of events) {
       const keys = Object.keys(JSON.parse(eventToJson(e)) as object);
-      expect(keys).toEqual(DOCUMENTED_ORDER.filter((k) => keys.includes(k)));
+      expect(keys).toEqual(EVENT_KEY_ORDER.filter((k) => keys.includes(k)));
     }
   });
 
