@@ -18,8 +18,6 @@ export interface AuditStreamParserOptions {
    * plenty; a SECCOMP record of an unaudited syscall has no siblings and waits this long.
    */
   holdLines?: number;
-  /** The same wait in wall-clock time, applied by flushExpired() for live sources. */
-  holdMs?: number;
   /** Events waiting for siblings at once; beyond it the oldest is emitted early. */
   maxPendingEvents?: number;
   /** Sibling records kept per event (EXECVE and PATH can repeat); the rest are counted and dropped. */
@@ -47,7 +45,6 @@ interface PendingEvent {
   denials: Denial[];
   siblings: SiblingLine[];
   firstLine: number;
-  createdMs: number;
   done: boolean;
 }
 
@@ -55,7 +52,6 @@ interface PendingUnidentified {
   denial: Denial;
   body: string;
   firstLine: number;
-  createdMs: number;
   done: boolean;
 }
 
@@ -65,14 +61,13 @@ const RECENT_IDS_LIMIT = 4096;
 /**
  * Turns lines of any supported log form into denials: finds each record, keeps only denial records and
  * the sibling records of their audit events, joins them by audit serial with a bounded wait, and emits
- * one denial per denial record. Pure: no I/O, no timers; the caller feeds lines and, when live, calls
- * flushExpired() now and then.
+ * one denial per denial record. Pure: no I/O, no timers; the wait for siblings is counted in lines, and
+ * the caller calls flushAll() at the end of its input.
  */
 export class AuditStreamParser {
   readonly stats = new ParseStats();
   private readonly onDenial: (denial: IdentifiedDenial) => void;
   private readonly holdLines: number;
-  private readonly holdMs: number;
   private readonly maxPending: number;
   private readonly maxSiblings: number;
   private readonly maxLineLength: number;
@@ -106,14 +101,12 @@ export class AuditStreamParser {
   private ringPos = 0;
 
   private lineNo = 0;
-  private clockMs = 0;
   private lastStampSecond = Number.NaN;
   private lastStampPrefix = '';
 
   constructor(options: AuditStreamParserOptions) {
     this.onDenial = options.onDenial;
     this.holdLines = options.holdLines ?? 256;
-    this.holdMs = options.holdMs ?? 250;
     this.maxPending = options.maxPendingEvents ?? 1024;
     this.maxSiblings = options.maxSiblingsPerEvent ?? 16;
     this.maxLineLength = options.maxLineLength ?? 65_536;
@@ -162,32 +155,6 @@ export class AuditStreamParser {
     }
   }
 
-  /** Sets the clock used by flushExpired (live sources call it per batch instead of per line). */
-  setClock(ms: number): void {
-    this.clockMs = ms;
-  }
-
-  /** Emits events that waited longer than holdMs for their siblings. */
-  flushExpired(nowMs: number = Date.now()): void {
-    this.clockMs = nowMs;
-    const limit = nowMs - this.holdMs;
-    while (this.queueHead < this.queue.length) {
-      const ev = this.queue[this.queueHead];
-      if (ev === undefined) break;
-      if (!ev.done && ev.createdMs > limit) break;
-      this.queueHead++;
-      if (!ev.done) this.emitEvent(ev);
-    }
-    while (this.unidentifiedHead < this.unidentified.length) {
-      const u = this.unidentified[this.unidentifiedHead];
-      if (u === undefined) break;
-      if (!u.done && u.createdMs > limit) break;
-      this.unidentifiedHead++;
-      if (!u.done) this.emitUnidentified(u);
-    }
-    this.compactQueues();
-  }
-
   /** Emits everything still waiting (end of input, shutdown). */
   flushAll(): void {
     for (let i = this.queueHead; i < this.queue.length; i++) {
@@ -213,11 +180,6 @@ export class AuditStreamParser {
       this.emittedPos = (this.emittedPos + 1) % RECENT_IDS_LIMIT;
     }
     this.emittedIds.set(auditId, next);
-  }
-
-  /** Events currently waiting for siblings (a gauge for metrics). */
-  pendingCount(): number {
-    return this.pending.size + (this.unidentified.length - this.unidentifiedHead);
   }
 
   private expireByLines(lineNo: number): void {
@@ -311,7 +273,6 @@ export class AuditStreamParser {
         denial,
         body: text.slice(head.bodyStart, head.bodyEnd).trim(),
         firstLine: lineNo,
-        createdMs: this.clockMs,
         done: false,
       });
       return;
@@ -334,7 +295,6 @@ export class AuditStreamParser {
         denials: [],
         siblings: [],
         firstLine: lineNo,
-        createdMs: this.clockMs,
         done: false,
       };
       if (this.pending.size >= this.maxPending) this.evictOldest();

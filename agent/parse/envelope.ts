@@ -159,6 +159,14 @@ function kmsgHeaderEnd(text: string, start: number, end: number): number {
   return -1;
 }
 
+/** Reads the record type word at `pos` into head.type; returns where the word ends. */
+function readType(text: string, pos: number, end: number, head: RecordHead): number {
+  let typeEnd = text.indexOf(' ', pos);
+  if (typeEnd < 0 || typeEnd > end) typeEnd = end;
+  head.type = recordTypeAt(text, pos, typeEnd);
+  return typeEnd;
+}
+
 function auditdRecord(
   text: string,
   typeStart: number,
@@ -166,9 +174,7 @@ function auditdRecord(
   head: RecordHead,
   wantType: (type: RecordType) => boolean,
 ): LocateResult {
-  let typeEnd = text.indexOf(' ', typeStart);
-  if (typeEnd < 0 || typeEnd > end) typeEnd = end;
-  head.type = recordTypeAt(text, typeStart, typeEnd);
+  const typeEnd = readType(text, typeStart, end, head);
   if (!wantType(head.type)) return LOCATE_RESULT.notRelevant;
   if (!text.startsWith(' msg=audit(', typeEnd)) return malformed(head, MALFORMED_REASON.badHeader);
   return auditStamp(text, typeEnd + 11, end, head);
@@ -275,10 +281,7 @@ function kernelMessage(
     i = sp + 1;
   }
   if (text.startsWith('type=', i)) {
-    const typeStart = i + 5;
-    let typeEnd = text.indexOf(' ', typeStart);
-    if (typeEnd < 0 || typeEnd > end) typeEnd = end;
-    head.type = recordTypeAt(text, typeStart, typeEnd);
+    const typeEnd = readType(text, i + 5, end, head);
     if (!wantType(head.type)) return LOCATE_RESULT.notRelevant;
     if (text.startsWith(' audit(', typeEnd)) return auditStamp(text, typeEnd + 7, end, head);
     if (text.startsWith(' msg=audit(', typeEnd)) return auditStamp(text, typeEnd + 11, end, head);
@@ -288,10 +291,7 @@ function kernelMessage(
     // Kernels before 2.6.2x: `audit(1189201672.746:537): type=1503 operation=...`.
     const close = text.indexOf('): type=', i);
     if (close < 0 || close >= end) return LOCATE_RESULT.notRelevant;
-    const typeStart = close + 8;
-    let typeEnd = text.indexOf(' ', typeStart);
-    if (typeEnd < 0 || typeEnd > end) typeEnd = end;
-    head.type = recordTypeAt(text, typeStart, typeEnd);
+    const typeEnd = readType(text, close + 8, end, head);
     if (!wantType(head.type)) return LOCATE_RESULT.notRelevant;
     const r = auditStamp(text, i + 6, end, head);
     if (r !== LOCATE_RESULT.record) return r;
@@ -434,9 +434,7 @@ export function journaldAuditTransport(
   wantType: (type: RecordType) => boolean,
 ): LocateResult {
   const i = skipSpaces(text, pos, end);
-  let typeEnd = text.indexOf(' ', i);
-  if (typeEnd < 0 || typeEnd > end) typeEnd = end;
-  head.type = recordTypeAt(text, i, typeEnd);
+  const typeEnd = readType(text, i, end, head);
   if (head.type === RECORD_TYPE.other || !wantType(head.type)) return LOCATE_RESULT.notRelevant;
   head.serial = -1;
   head.bodyStart = typeEnd;

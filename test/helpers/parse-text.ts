@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
 import { ATTRIBUTION, buildEvent, EVENT_SOURCE, type KernwatchEvent } from '../../agent/events.js';
 import { AuditStreamParser, type AuditStreamParserOptions } from '../../agent/parse/audit-stream-parser.js';
 import { splitText } from '../../agent/sources/line-splitter.js';
@@ -8,9 +9,8 @@ export interface ParsedText {
   parser: AuditStreamParser;
 }
 
-/** Runs text through one parser, line by line as the CLI does, and returns the events it emitted. */
-export function parseText(
-  text: string,
+/** A parser with a fixed clock whose events (as the CLI builds them) collect in `events`. */
+export function collectingParser(
   options: Partial<AuditStreamParserOptions> = {},
   node = 'test-node',
 ): ParsedText {
@@ -22,13 +22,32 @@ export function parseText(
       events.push(buildEvent(d, { node, source: EVENT_SOURCE.file, attribution: ATTRIBUTION.unresolved }));
     },
   });
-  splitText(text, (t, s, e) => {
-    parser.pushLine(t, s, e);
-  });
-  parser.flushAll();
   return { events, parser };
+}
+
+/** Runs text through one parser, line by line as the CLI does, and returns the events it emitted. */
+export function parseText(
+  text: string,
+  options: Partial<AuditStreamParserOptions> = {},
+  node = 'test-node',
+): ParsedText {
+  const parsed = collectingParser(options, node);
+  splitText(text, (t, s, e) => {
+    parsed.parser.pushLine(t, s, e);
+  });
+  parsed.parser.flushAll();
+  return parsed;
 }
 
 export function parseFile(path: string, options: Partial<AuditStreamParserOptions> = {}): ParsedText {
   return parseText(readFileSync(path, 'utf8'), options);
+}
+
+/** The one event that text yields; fails the test if it yields none or several. */
+export function onlyEvent(text: string): KernwatchEvent {
+  const { events } = parseText(text);
+  expect(events).toHaveLength(1);
+  const [e] = events;
+  if (e === undefined) throw new Error('no event');
+  return e;
 }

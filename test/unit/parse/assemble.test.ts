@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ATTRIBUTION, buildEvent, EVENT_SOURCE, type KernwatchEvent } from '../../../agent/events.js';
-import { AuditStreamParser } from '../../../agent/parse/audit-stream-parser.js';
+import type { KernwatchEvent } from '../../../agent/events.js';
+import type { AuditStreamParser } from '../../../agent/parse/audit-stream-parser.js';
 import { constructedLines, corpusLine, corpusLines, derive } from '../../helpers/corpus-lines.js';
-import { parseText } from '../../helpers/parse-text.js';
+import { collectingParser, parseText } from '../../helpers/parse-text.js';
 
 /**
  * Audit events: the records of one syscall share `audit(SEC.MS:SERIAL)`. A denial record is joined with
@@ -16,16 +16,7 @@ function stepParser(options: { holdLines?: number } = {}): {
   events: KernwatchEvent[];
   parser: AuditStreamParser;
 } {
-  const events: KernwatchEvent[] = [];
-  const parser = new AuditStreamParser({
-    ...options,
-    now: () => new Date('2026-11-28T12:00:00Z'),
-    onDenial: (d) => {
-      events.push(
-        buildEvent(d, { node: 'test-node', source: EVENT_SOURCE.file, attribution: ATTRIBUTION.unresolved }),
-      );
-    },
-  });
+  const { events, parser } = collectingParser(options);
   return {
     push: (line) => {
       parser.pushLine(line);

@@ -1,22 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { KernwatchEvent } from '../../../agent/events.js';
 import { commandLine, parseFields, plain, untrusted } from '../../../agent/parse/fields.js';
 import { corpusLine, derive, kernelHex } from '../../helpers/corpus-lines.js';
-import { parseText } from '../../helpers/parse-text.js';
+import { onlyEvent } from '../../helpers/parse-text.js';
 
 /**
  * The key=value body of audit records: quoted strings, unquoted hex that the kernel writes for untrusted
  * strings holding spaces, quotes or control bytes (audit_log_untrustedstring), `(null)`/`?` for absent
  * values, auditd ENRICHED fields glued on without their 0x1d separator, and values that contain '='.
  */
-
-function onlyEvent(line: string): KernwatchEvent {
-  const { events } = parseText(line);
-  expect(events).toHaveLength(1);
-  const [e] = events;
-  if (e === undefined) throw new Error('no event');
-  return e;
-}
 
 /** The fields of a whole line (parseFields skips bare words such as `type=X msg=audit(...):`'s tail). */
 function fieldsOf(line: string): Map<string, string> {

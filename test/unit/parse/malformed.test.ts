@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ATTRIBUTION, buildEvent, EVENT_SOURCE, type KernwatchEvent } from '../../../agent/events.js';
-import { AuditStreamParser } from '../../../agent/parse/audit-stream-parser.js';
+import type { KernwatchEvent } from '../../../agent/events.js';
 import type { ParseStats } from '../../../agent/parse/parse-stats.js';
 import { constructedLines, corpusLine, corpusLines, derive, mulberry32 } from '../../helpers/corpus-lines.js';
 import { schemaProblems } from '../../helpers/event-schema.js';
 import { corpusLogFiles } from '../../helpers/fixtures.js';
-import { parseText } from '../../helpers/parse-text.js';
+import { collectingParser, onlyEvent, parseText } from '../../helpers/parse-text.js';
 
 /**
  * Broken input: truncated and mangled lines, binary garbage, NUL bytes, huge lines, bad stamps and bad
@@ -26,14 +25,6 @@ function notDenialTotal(s: ParseStats): number {
  */
 function parserErrors(s: ParseStats): number {
   return (s.malformed as Record<string, number | undefined>).parser_error ?? 0;
-}
-
-function onlyEvent(text: string): KernwatchEvent {
-  const { events } = parseText(text);
-  expect(events).toHaveLength(1);
-  const [e] = events;
-  if (e === undefined) throw new Error('no event');
-  return e;
 }
 
 describe('truncated lines', () => {
@@ -377,20 +368,7 @@ describe('fuzzing with mutated corpus lines', () => {
     const pool = material();
     const denials = pool.filter((l) => /SECCOMP|type=1326|apparmor=|avc: /.test(l));
     const rnd = mulberry32(seed);
-    const events: KernwatchEvent[] = [];
-    const parser = new AuditStreamParser({
-      ...options,
-      now: () => new Date('2026-11-28T12:00:00Z'),
-      onDenial: (d) => {
-        events.push(
-          buildEvent(d, {
-            node: 'test-node',
-            source: EVENT_SOURCE.file,
-            attribution: ATTRIBUTION.unresolved,
-          }),
-        );
-      },
-    });
+    const { events, parser } = collectingParser(options);
     let pushed = 0;
     let batch: string[] = [];
     const flushBatch = (): void => {

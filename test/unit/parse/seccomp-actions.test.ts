@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { KernwatchEvent, SeccompDetail } from '../../../agent/events.js';
+import type { SeccompDetail } from '../../../agent/events.js';
 import { corpusLine, corpusLines, derive } from '../../helpers/corpus-lines.js';
-import { parseText } from '../../helpers/parse-text.js';
+import { onlyEvent, parseText } from '../../helpers/parse-text.js';
 
 /**
  * Every seccomp action code (SECCOMP_RET_* in include/uapi/linux/seccomp.h) → action, outcome, signal,
@@ -11,14 +11,6 @@ import { parseText } from '../../helpers/parse-text.js';
 
 const KMSG = 'kmsg/kernel618-seccomp-all-actions.kmsg';
 const ENRICHED = 'auditd/kernel618-auditd309-enriched-seccomp-all-actions.log';
-
-function onlyEvent(text: string): KernwatchEvent {
-  const { events } = parseText(text);
-  expect(events).toHaveLength(1);
-  const [e] = events;
-  if (e === undefined) throw new Error('no event');
-  return e;
-}
 
 function getppid(fields: Omit<SeccompDetail, 'syscall' | 'syscallNr' | 'arch' | 'compat'>): SeccompDetail {
   return { syscall: 'getppid', syscallNr: 110, arch: 'x86_64', compat: false, ...fields };

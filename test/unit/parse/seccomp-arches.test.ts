@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { KernwatchEvent } from '../../../agent/events.js';
 import { corpusLine, derive } from '../../helpers/corpus-lines.js';
-import { parseText } from '../../helpers/parse-text.js';
+import { onlyEvent } from '../../helpers/parse-text.js';
 
 /**
  * arch= (AUDIT_ARCH_*, include/uapi/linux/audit.h) → libseccomp's arch name, and syscall= → the syscall
@@ -9,14 +8,6 @@ import { parseText } from '../../helpers/parse-text.js';
  * include/uapi/asm-generic/unistd.h for aarch64/riscv64, arch/arm/tools/syscall.tbl,
  * arch/s390/kernel/syscalls/syscall.tbl, arch/powerpc/kernel/syscalls/syscall.tbl).
  */
-
-function onlyEvent(line: string): KernwatchEvent {
-  const { events } = parseText(line);
-  expect(events).toHaveLength(1);
-  const [e] = events;
-  if (e === undefined) throw new Error('no event');
-  return e;
-}
 
 const KMSG = 'kmsg/kernel618-seccomp-all-actions.kmsg';
 /** Real: the LOG record of pid 8577 (`arch=c000003e syscall=110 compat=0`, getppid on x86_64). */
