@@ -1,5 +1,5 @@
 import { APPARMOR_MODE, type AppArmorDetail, type AppArmorMode, type Outcome } from '../events.js';
-import { int, plain, uint, untrusted } from './fields.js';
+import { int, plain, uint, untrusted, type FieldLookup } from './fields.js';
 
 /**
  * `apparmor="DENIED" operation="open" profile="..." name="..." requested_mask="r" denied_mask="r"`.
@@ -8,7 +8,7 @@ import { int, plain, uint, untrusted } from './fields.js';
  * `apparmor=` field, `REJECTING ...` text) are not read: libapparmor treats them as a different format
  * and no supported kernel writes them.
  */
-export function appArmorMode(values: ReadonlyMap<string, string>): AppArmorMode | undefined {
+export function appArmorMode(values: FieldLookup): AppArmorMode | undefined {
   switch (plain(values.get('apparmor'))) {
     case 'DENIED':
       return APPARMOR_MODE.DENIED;
@@ -37,7 +37,7 @@ export function appArmorOutcome(mode: AppArmorMode): Outcome {
   }
 }
 
-export function appArmorDetail(values: ReadonlyMap<string, string>, mode: AppArmorMode): AppArmorDetail {
+export function appArmorDetail(values: FieldLookup, mode: AppArmorMode): AppArmorDetail {
   const detail: AppArmorDetail = {
     mode,
     operation: plain(values.get('operation')) ?? '',

@@ -1,7 +1,16 @@
 import { DENIAL_KIND, type Denial, type IdentifiedDenial, type ProcessInfo } from '../events.js';
 import { appArmorDetail, appArmorMode, appArmorOutcome } from './apparmor.js';
 import { LOCATE_RESULT, MALFORMED_REASON, RecordHead, locateRecord, type LocateResult } from './envelope.js';
-import { commandLine, findField, parseFields, plain, uint, untrusted, type RecordFields } from './fields.js';
+import {
+  commandLine,
+  findField,
+  parseFields,
+  plain,
+  uint,
+  untrusted,
+  RecordFields,
+  type FieldLookup,
+} from './fields.js';
 import { locateJournalJson } from './journal-json.js';
 import { NOT_DENIAL, ParseStats } from './parse-stats.js';
 import { processFromRecord } from './process-info.js';
@@ -73,6 +82,8 @@ export class AuditStreamParser {
   private readonly maxLineLength: number;
   private readonly now: () => Date;
   private readonly head = new RecordHead();
+  /** Reused for every denial record: builders copy out what they need before the next one. */
+  private readonly fields = new RecordFields();
   private readonly wantType = (type: RecordType): boolean =>
     roleOf(type) !== RECORD_ROLE.other || type === RECORD_TYPE.USER_AVC;
 
@@ -263,7 +274,7 @@ export class AuditStreamParser {
       stats.malformed[MALFORMED_REASON.binary]++;
       return;
     }
-    const fields = parseFields(text, head.bodyStart, head.bodyEnd);
+    const fields = parseFields(text, head.bodyStart, head.bodyEnd, this.fields);
     const denial = this.buildDenial(head, fields, line);
     if (denial === undefined) return;
     stats.denials[denial.kind]++;
@@ -524,7 +535,7 @@ function mergeSyscall(p: ProcessInfo, syscall: SiblingLine): void {
   }
 }
 
-function execveCommandLine(values: ReadonlyMap<string, string>): string | undefined {
+function execveCommandLine(values: FieldLookup): string | undefined {
   const argc = uint(values.get('argc'));
   if (argc === undefined) return undefined;
   const args: string[] = [];

@@ -15,20 +15,85 @@ const LBRACE = 123;
 /** auditd's ENRICHED format appends interpreted fields after this byte. */
 export const ENRICHED_SEPARATOR = 0x1d;
 
-export interface RecordFields {
-  /** First occurrence of each key wins: later duplicates come from nested user-space messages. */
-  readonly values: Map<string, string>;
-  /** SELinux AVC `{ read write }`. */
-  perms: string[] | undefined;
-  /** SELinux AVC verdict word, `denied` or `granted`. */
-  verdict: string | undefined;
-  /** Set when a quote was never closed (a truncated line). */
-  truncated: boolean;
+/** What the builders need of a record's fields: the raw value of a key, first occurrence winning. */
+export interface FieldLookup {
+  get(key: string): string | undefined;
+  has(key: string): boolean;
 }
 
-export function parseFields(text: string, start: number, end: number): RecordFields {
-  const fields: RecordFields = { values: new Map(), perms: undefined, verdict: undefined, truncated: false };
-  const values = fields.values;
+/** Fields kept per record; a kernel record has about 25, an ENRICHED one stops at the separator. */
+const MAX_FIELDS = 96;
+
+/**
+ * The fields of one record as offsets into its text: tokenising allocates nothing, and only the values
+ * a builder asks for become strings. A lookup is a linear scan comparing key lengths first, cheaper than
+ * hashing every key of every record into a Map. One instance is reused record after record.
+ */
+export class RecordFields implements FieldLookup {
+  private text = '';
+  private count = 0;
+  private readonly keyStart = new Int32Array(MAX_FIELDS);
+  private readonly keyLength = new Int32Array(MAX_FIELDS);
+  private readonly valueStart = new Int32Array(MAX_FIELDS);
+  private readonly valueEnd = new Int32Array(MAX_FIELDS);
+  /** SELinux AVC `{ read write }`. */
+  perms: string[] | undefined = undefined;
+  /** SELinux AVC verdict word, `denied` or `granted`. */
+  verdict: string | undefined = undefined;
+  /** Set when a quote was never closed (a truncated line). */
+  truncated = false;
+
+  /** The builders' view; the record itself, kept as a property so call sites read `fields.values.get`. */
+  get values(): FieldLookup {
+    return this;
+  }
+
+  reset(text: string): void {
+    this.text = text;
+    this.count = 0;
+    this.perms = undefined;
+    this.verdict = undefined;
+    this.truncated = false;
+  }
+
+  add(keyStart: number, keyEnd: number, valueStart: number, valueEnd: number): void {
+    const n = this.count;
+    if (n >= MAX_FIELDS) return;
+    this.keyStart[n] = keyStart;
+    this.keyLength[n] = keyEnd - keyStart;
+    this.valueStart[n] = valueStart;
+    this.valueEnd[n] = valueEnd;
+    this.count = n + 1;
+  }
+
+  private find(key: string): number {
+    const length = key.length;
+    const text = this.text;
+    for (let i = 0; i < this.count; i++) {
+      if (this.keyLength[i] === length && text.startsWith(key, this.keyStart[i])) return i;
+    }
+    return -1;
+  }
+
+  get(key: string): string | undefined {
+    const i = this.find(key);
+    return i < 0 ? undefined : this.text.slice(this.valueStart[i], this.valueEnd[i]);
+  }
+
+  has(key: string): boolean {
+    return this.find(key) >= 0;
+  }
+}
+
+/** Tokenises text[start, end) into `into` (reused) or a new RecordFields. */
+export function parseFields(
+  text: string,
+  start: number,
+  end: number,
+  into = new RecordFields(),
+): RecordFields {
+  const fields = into;
+  fields.reset(text);
   let i = start;
   while (i < end) {
     let c = text.charCodeAt(i);
@@ -58,10 +123,10 @@ export function parseFields(text: string, start: number, end: number): RecordFie
       }
       continue;
     }
-    const key = text.slice(keyStart, i);
+    const keyEnd = i;
     i++; // '='
     if (i >= end) {
-      setFirst(values, key, '');
+      fields.add(keyStart, keyEnd, end, end);
       break;
     }
     c = text.charCodeAt(i);
@@ -74,7 +139,7 @@ export function parseFields(text: string, start: number, end: number): RecordFie
       } else {
         valueEnd = close + 1;
       }
-      setFirst(values, key, text.slice(i, valueEnd));
+      fields.add(keyStart, keyEnd, i, valueEnd);
       i = valueEnd;
       // ENRICHED fields glued onto a quoted value (`exe="/bin/x"UID="root"`) are parsed as the next key.
       continue;
@@ -93,19 +158,15 @@ export function parseFields(text: string, start: number, end: number): RecordFie
       // upper case, raw values never end in an upper-case run followed by '='.
       const split = gluedKeyStart(text, i, firstEquals);
       if (split > i) {
-        setFirst(values, key, text.slice(i, split));
+        fields.add(keyStart, keyEnd, i, split);
         i = split;
         continue;
       }
     }
-    setFirst(values, key, text.slice(i, valueEnd));
+    fields.add(keyStart, keyEnd, i, valueEnd);
     i = valueEnd;
   }
   return fields;
-}
-
-function setFirst(values: Map<string, string>, key: string, value: string): void {
-  if (!values.has(key)) values.set(key, value);
 }
 
 /** Start of the upper-case key that ends at `equals`, or `from` when there is none. */

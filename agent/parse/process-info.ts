@@ -1,11 +1,8 @@
 import type { ProcessInfo } from '../events.js';
-import { plain, uint, untrusted } from './fields.js';
+import { plain, uint, untrusted, type FieldLookup } from './fields.js';
 
 /** The subject of a denial record: pid, comm, exe and credentials as the kernel wrote them. */
-export function processFromRecord(
-  values: ReadonlyMap<string, string>,
-  fallbackPid: number | undefined,
-): ProcessInfo {
+export function processFromRecord(values: FieldLookup, fallbackPid: number | undefined): ProcessInfo {
   const process: ProcessInfo = { pid: uint(values.get('pid')) ?? fallbackPid ?? 0 };
   const comm = untrusted(values.get('comm'));
   if (comm !== undefined) process.comm = comm;

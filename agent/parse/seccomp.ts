@@ -1,7 +1,7 @@
 import { SECCOMP_ACTION, type SeccompAction, type SeccompDetail } from '../events.js';
 import { archFromAuditArch, archFromName } from './arch.js';
 import { ERRNO_NAMES } from './errno-names.generated.js';
-import { hex32, plain, uint } from './fields.js';
+import { hex32, plain, uint, type FieldLookup } from './fields.js';
 import { signalNumber } from './signals.js';
 import { syscallName, X32_SYSCALL_BIT } from './syscalls/syscall-name.js';
 import { SYSCALL_TABLES, type SyscallArch } from './syscalls/tables.generated.js';
@@ -38,7 +38,7 @@ const CODE_BY_ACTION: ReadonlyMap<SeccompAction, number> = new Map(
   [...ACTION_BY_CODE].map(([code, action]) => [action, code] as const),
 );
 
-export function seccompDetail(values: ReadonlyMap<string, string>): SeccompDetail {
+export function seccompDetail(values: FieldLookup): SeccompDetail {
   const rawCode = plain(values.get('code')) ?? '';
   const numericCode = hex32(rawCode);
   let action: SeccompAction;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commandLine, parseFields, plain, untrusted } from '../../../agent/parse/fields.js';
+import { commandLine, parseFields, plain, untrusted, type FieldLookup } from '../../../agent/parse/fields.js';
 import { corpusLine, derive, kernelHex } from '../../helpers/corpus-lines.js';
 import { onlyEvent } from '../../helpers/parse-text.js';
 
@@ -10,7 +10,7 @@ import { onlyEvent } from '../../helpers/parse-text.js';
  */
 
 /** The fields of a whole line (parseFields skips bare words such as `type=X msg=audit(...):`'s tail). */
-function fieldsOf(line: string): Map<string, string> {
+function fieldsOf(line: string): FieldLookup {
   const body = line.indexOf('): ');
   const start = body < 0 ? 0 : body + 3;
   return parseFields(line, start, line.length).values;
