@@ -63,7 +63,7 @@ interface RunResult {
 }
 
 interface Subject {
-  readonly key: 'kernwatch' | 'floor' | 'ausearch';
+  readonly key: 'kernwatch' | 'split' | 'floor' | 'ausearch';
   readonly label: string;
   readonly command: string;
   readonly args: readonly string[];
@@ -357,6 +357,7 @@ function buildReport(lines: number, measurements: readonly Measurement[]): Repor
     v === undefined ? Verdict.NotAvailable : v >= target ? Verdict.Pass : Verdict.Miss;
   const vsFloor = ratio(kw, floor);
   const vsAus = ratio(kw, aus);
+  const ceiling = ratio(lps(find('split')), floor);
   const checks: Check[] = [
     {
       name: 'kernwatch lines/s',
@@ -369,6 +370,13 @@ function buildReport(lines: number, measurements: readonly Measurement[]): Repor
       value: vsFloor === undefined ? 'n/a' : `${vsFloor.toFixed(2)}x`,
       target: `>= ${TARGETS.vsFloor}x`,
       verdict: verdict(vsFloor, TARGETS.vsFloor),
+    },
+    {
+      // Not a target: how fast a kernwatch that parsed and wrote nothing at all could be.
+      name: 'read + split only / readline floor',
+      value: ceiling === undefined ? 'n/a' : `${ceiling.toFixed(2)}x`,
+      target: '(ceiling)',
+      verdict: Verdict.NotAvailable,
     },
     {
       name: 'kernwatch / ausearch --raw',
@@ -512,6 +520,14 @@ async function main(): Promise<number> {
       });
     }
     subjects.push({
+      key: 'split',
+      label: 'read + split only (kernwatch reader)',
+      command: process.execPath,
+      args: [join(here, 'split-ceiling.js'), file],
+      captureStdout: true,
+      okCodes: [0],
+    });
+    subjects.push({
       key: 'floor',
       label: 'readline floor (node)',
       command: process.execPath,
@@ -553,8 +569,14 @@ async function main(): Promise<number> {
           const tail = r.stderr.trim();
           if (tail !== '') console.log(`    stderr:\n${tail.replace(/^/gm, '      ')}`);
         }
-        if (m.subject.key === 'floor' && ok && Number(r.stdout.trim()) !== gen.lines) {
-          console.log(`    warning: readline floor counted ${r.stdout.trim()} lines, expected ${gen.lines}`);
+        if (
+          (m.subject.key === 'floor' || m.subject.key === 'split') &&
+          ok &&
+          Number(r.stdout.trim()) !== gen.lines
+        ) {
+          console.log(
+            `    warning: ${m.subject.label} counted ${r.stdout.trim()} lines, expected ${gen.lines}`,
+          );
         }
         m.runs.push(r);
       }
