@@ -7,6 +7,11 @@ export const ERROR_CODES = {
   config: 'config',
   inputUnreadable: 'input_unreadable',
   outputFailed: 'output_failed',
+  state: 'state',
+  source: 'source',
+  permission: 'permission',
+  attribution: 'attribution',
+  sink: 'sink',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -1,0 +1,59 @@
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { KernwatchError, ERROR_CODES } from '../errors.js';
+
+/**
+ * One small JSON file per source under `<stateDir>/checkpoints/`. Saved by write-to-temp, fsync and
+ * rename, so a crash leaves either the old or the new checkpoint, never a torn one.
+ */
+export class CheckpointStore<T> {
+  readonly path: string;
+
+  constructor(
+    stateDir: string,
+    sourceName: string,
+    private readonly isValid: (value: unknown) => value is T,
+  ) {
+    this.path = join(stateDir, 'checkpoints', `${fileNameFor(sourceName)}.json`);
+  }
+
+  /** The saved position, or undefined when there is none or it is unreadable (then the source starts fresh). */
+  async load(): Promise<T | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new KernwatchError(ERROR_CODES.state, `Cannot read checkpoint ${this.path}`, { cause: err });
+    }
+    try {
+      const value: unknown = JSON.parse(text);
+      return this.isValid(value) ? value : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async save(value: T): Promise<void> {
+    const dir = join(this.path, '..');
+    const tmp = `${this.path}.tmp`;
+    try {
+      await mkdir(dir, { recursive: true });
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(`${JSON.stringify(value)}\n`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.path);
+    } catch (err) {
+      throw new KernwatchError(ERROR_CODES.state, `Cannot write checkpoint ${this.path}`, { cause: err });
+    }
+  }
+}
+
+/** Source names carry paths: keep them readable but safe as one file name. */
+function fileNameFor(sourceName: string): string {
+  return sourceName.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200);
+}
