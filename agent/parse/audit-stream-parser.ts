@@ -182,6 +182,43 @@ export class AuditStreamParser {
     this.unidentifiedHead = 0;
   }
 
+  /** Lines pushed so far; line numbers in oldestPendingLine() and flushThrough() count from 1. */
+  get linesSeen(): number {
+    return this.lineNo;
+  }
+
+  /**
+   * The first line of the oldest event still waiting for siblings, or undefined when nothing waits. A live
+   * source must not checkpoint past it: after a crash that event would never be emitted.
+   */
+  oldestPendingLine(): number | undefined {
+    let oldest: number | undefined;
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      const ev = this.queue[i];
+      if (ev !== undefined && !ev.done) {
+        oldest = ev.firstLine;
+        break;
+      }
+    }
+    for (let i = this.unidentifiedHead; i < this.unidentified.length; i++) {
+      const u = this.unidentified[i];
+      if (u !== undefined && !u.done) {
+        if (oldest === undefined || u.firstLine < oldest) oldest = u.firstLine;
+        break;
+      }
+    }
+    return oldest;
+  }
+
+  /**
+   * Emits the events whose first line is at or before `lineNo`. Live sources call it with the line count
+   * of a moment ago so an event whose siblings never come (a SECCOMP record of an unaudited syscall) waits
+   * a bounded time instead of a bounded number of further lines, which may never arrive on a quiet node.
+   */
+  flushThrough(lineNo: number): void {
+    this.expireByLines(lineNo + this.holdLines);
+  }
+
   /** Bounded memory of emitted audit ids: the oldest is forgotten first (a ring, no iterator per call). */
   private rememberEmitted(auditId: string, next: number): void {
     if (!this.emittedIds.has(auditId)) {

@@ -1,0 +1,152 @@
+import {
+  ATTRIBUTION,
+  buildEvent,
+  type Attribution,
+  type ContainerRef,
+  type EventSource,
+  type IdentifiedDenial,
+  type KernwatchEvent,
+  type PodRef,
+} from '../events.js';
+import type { DenialAttributor } from '../pipeline/source-chain.js';
+import type {
+  ContainerMetadata,
+  PodMetadata,
+  ProcessAttribution,
+  ProcessIdentity,
+} from './attribution-types.js';
+
+/** pid → container identity: /proc now, or the pre-warmed cache for processes already gone. */
+export interface ProcessLookupTable {
+  lookup(pid: number, atMs: number): ProcessAttribution;
+}
+
+/** container id → CRI metadata: cache first, a bounded-rate refresh on a miss. */
+export interface ContainerLookup {
+  get(id: string): ContainerMetadata | undefined;
+  resolve(id: string): Promise<ContainerMetadata | undefined>;
+}
+
+/** pod → labels and owner from the node's informer store; never an API call. */
+export interface PodLookup {
+  byUid(uid: string): PodMetadata | undefined;
+  byName(namespace: string, name: string): PodMetadata | undefined;
+}
+
+export interface AttributorOptions {
+  node: string;
+  processes: ProcessLookupTable;
+  containers?: ContainerLookup;
+  pods?: PodLookup;
+}
+
+export interface AttributionCounters {
+  pod: number;
+  container: number;
+  host: number;
+  unresolved: number;
+  /** Found through the cache because the process was already gone (killed and reaped). */
+  fromCache: number;
+  criMisses: number;
+}
+
+/**
+ * Cache-first: the /proc and informer lookups are synchronous; only a container the CRI cache does not
+ * know yet waits for one shared, rate-bounded refresh. No denial is ever dropped for lack of attribution.
+ */
+export class Attributor implements DenialAttributor {
+  readonly counters: AttributionCounters = {
+    pod: 0,
+    container: 0,
+    host: 0,
+    unresolved: 0,
+    fromCache: 0,
+    criMisses: 0,
+  };
+
+  constructor(private readonly o: AttributorOptions) {}
+
+  async attribute(denials: readonly IdentifiedDenial[], source: EventSource): Promise<KernwatchEvent[]> {
+    const identities = denials.map((d) => {
+      const atMs = Date.parse(d.denial.time);
+      const found = this.o.processes.lookup(d.denial.process.pid, Number.isNaN(atMs) ? Date.now() : atMs);
+      if (found.lookup === 'cached') this.counters.fromCache++;
+      return found.identity;
+    });
+    const containers = await this.containerMetadata(identities);
+    return denials.map((d, i) => {
+      const identity = identities[i];
+      const event = this.eventFor(
+        d,
+        source,
+        identity,
+        identity?.containerId === undefined ? undefined : containers.get(identity.containerId),
+      );
+      this.counters[event.attribution]++;
+      return event;
+    });
+  }
+
+  private async containerMetadata(
+    identities: readonly (ProcessIdentity | undefined)[],
+  ): Promise<Map<string, ContainerMetadata | undefined>> {
+    const out = new Map<string, ContainerMetadata | undefined>();
+    const lookup = this.o.containers;
+    if (lookup === undefined) return out;
+    const misses: string[] = [];
+    for (const identity of identities) {
+      const id = identity?.containerId;
+      if (id === undefined || out.has(id)) continue;
+      const meta = lookup.get(id);
+      out.set(id, meta);
+      if (meta === undefined) misses.push(id);
+    }
+    if (misses.length > 0) {
+      this.counters.criMisses += misses.length;
+      const resolved = await Promise.all(misses.map((id) => lookup.resolve(id)));
+      misses.forEach((id, i) => out.set(id, resolved[i]));
+    }
+    return out;
+  }
+
+  private eventFor(
+    d: IdentifiedDenial,
+    source: EventSource,
+    identity: ProcessIdentity | undefined,
+    meta: ContainerMetadata | undefined,
+  ): KernwatchEvent {
+    const node = this.o.node;
+    if (identity === undefined) return buildEvent(d, { node, source, attribution: ATTRIBUTION.unresolved });
+    const containerId = identity.containerId;
+    if (containerId === undefined) return buildEvent(d, { node, source, attribution: ATTRIBUTION.host });
+    const container: ContainerRef = { id: containerId };
+    if (meta?.name !== undefined) container.name = meta.name;
+    if (identity.runtime !== undefined) container.runtime = identity.runtime;
+    if (meta?.image !== undefined) container.image = meta.image;
+    const pod = this.podFor(identity.podUid ?? meta?.podUid, meta);
+    const attribution: Attribution = pod === undefined ? ATTRIBUTION.container : ATTRIBUTION.pod;
+    return pod === undefined
+      ? buildEvent(d, { node, source, attribution, container })
+      : buildEvent(d, { node, source, attribution, container, pod });
+  }
+
+  /** The informer's view when it has the pod (labels, owner), else what CRI's sandbox metadata says. */
+  private podFor(uid: string | undefined, meta: ContainerMetadata | undefined): PodRef | undefined {
+    const pods = this.o.pods;
+    let stored: PodMetadata | undefined;
+    if (pods !== undefined) {
+      if (uid !== undefined) stored = pods.byUid(uid);
+      if (stored === undefined && meta?.podNamespace !== undefined && meta.podName !== undefined) {
+        stored = pods.byName(meta.podNamespace, meta.podName);
+      }
+    }
+    if (stored !== undefined) {
+      const pod: PodRef = { name: stored.name, namespace: stored.namespace, uid: stored.uid };
+      if (stored.labels !== undefined && Object.keys(stored.labels).length > 0) pod.labels = stored.labels;
+      if (stored.owner !== undefined) pod.owner = stored.owner;
+      return pod;
+    }
+    if (meta?.podName === undefined || meta.podNamespace === undefined) return undefined;
+    return { name: meta.podName, namespace: meta.podNamespace, uid: meta.podUid ?? uid ?? '' };
+  }
+}

@@ -1,0 +1,162 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/**
+ * The YAML configuration (a public contract: DESIGN.md's keys are never renamed). Plain data, validated
+ * once; unknown keys are errors so a typo never silently turns a setting off. Defaults are documented here
+ * and in docs/configuration.md.
+ */
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = typeof value === 'number' ? value : parseDuration(value);
+  if (ms === undefined || ms < 0) {
+    ctx.addIssue({ code: 'custom', message: `not a duration: '${String(value)}' (e.g. 500ms, 2s, 10m, 1h)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const hostPort = z
+  .string()
+  .refine((s) => /^[^\s:]*:\d{1,5}$/.test(s) || /^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(s), {
+    message: 'expected HOST:PORT',
+  });
+
+export const sourceConfigSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('auditd'), path: z.string().min(1).default('/var/log/audit/audit.log') }),
+  z.strictObject({ type: z.literal('kmsg'), path: z.string().min(1).default('/dev/kmsg') }),
+  z.strictObject({
+    type: z.literal('journald'),
+    /** A journal directory (the host's /var/log/journal mounted into the pod); default: the system journal. */
+    directory: z.string().min(1).optional(),
+    journalctl: z.string().min(1).default('journalctl'),
+  }),
+  z.strictObject({ type: z.literal('syslog'), path: z.string().min(1) }),
+]);
+export type SourceConfig = z.infer<typeof sourceConfigSchema>;
+
+export const sinkConfigSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('stdout') }),
+  z.strictObject({ type: z.literal('file'), path: z.string().min(1) }),
+  z.strictObject({
+    type: z.literal('nats'),
+    url: z.string().min(1),
+    stream: z.string().min(1).default('KERNWATCH'),
+    credsFile: z.string().min(1).optional(),
+    nkeySeedFile: z.string().min(1).optional(),
+    userFile: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+    tokenFile: z.string().min(1).optional(),
+    tls: z
+      .strictObject({
+        caFile: z.string().min(1).optional(),
+        certFile: z.string().min(1).optional(),
+        keyFile: z.string().min(1).optional(),
+      })
+      .optional(),
+  }),
+  z.strictObject({ type: z.literal('falco-http'), url: z.string().min(1) }),
+]);
+export type SinkConfig = z.infer<typeof sinkConfigSchema>;
+
+const responseActionSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('delete_pod'), gracePeriodSeconds: z.number().int().min(0).default(30) }),
+  z.strictObject({ type: z.literal('nft_quarantine'), ttl: duration.default(3_600_000) }),
+  z.strictObject({ type: z.literal('netpol_quarantine'), ttl: duration.optional() }),
+  z.strictObject({
+    type: z.literal('label'),
+    labels: z.record(z.string(), z.string()).default({ 'kernwatch.io/quarantined': 'true' }),
+  }),
+  z.strictObject({ type: z.literal('k8s_event') }),
+]);
+
+const responseRuleSchema = z.strictObject({
+  name: z.string().min(1),
+  match: z.strictObject({
+    kind: z.enum(['seccomp', 'apparmor', 'selinux']).optional(),
+    outcome: z.array(z.enum(['killed', 'blocked', 'allowed', 'logged'])).optional(),
+    namespaces: z.array(z.string().min(1)).optional(),
+    podLabels: z.record(z.string(), z.string()).optional(),
+    syscalls: z.array(z.string().min(1)).optional(),
+    operations: z.array(z.string().min(1)).optional(),
+    permissions: z.array(z.string().min(1)).optional(),
+  }),
+  threshold: z
+    .strictObject({ count: z.number().int().min(1), within: duration })
+    .default({ count: 1, within: 60_000 }),
+  actions: z.array(responseActionSchema).min(1),
+});
+
+export const configSchema = z.strictObject({
+  /** Default: the NODE_NAME environment variable, else the host name. */
+  node: z.string().optional(),
+  stateDir: z.string().min(1).default('/var/lib/kernwatch'),
+  procRoot: z.string().min(1).default('/proc'),
+  /** Empty or absent: auto-detect one live source (auditd if it runs, else /dev/kmsg). */
+  sources: z.array(sourceConfigSchema).default([]),
+  /** Read existing file contents instead of starting at the end on the first start (no checkpoint yet). */
+  fromStart: z.boolean().default(false),
+  cri: z
+    .strictObject({
+      /** Absent: the first of the usual containerd / CRI-O sockets that exists. */
+      socket: z.string().min(1).optional(),
+      timeout: duration.default(2000),
+      minRefreshInterval: duration.default(1000),
+    })
+    .default({ timeout: 2000, minRefreshInterval: 1000 }),
+  kubernetes: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Absent: in-cluster config when running in a pod, else no API server (CRI metadata only). */
+      kubeconfig: z.string().min(1).optional(),
+      /** How long a deleted pod's labels and owner stay known, for late records of its processes. */
+      podRetention: duration.default(300_000),
+    })
+    .default({ enabled: true, podRetention: 300_000 }),
+  attribution: z
+    .strictObject({
+      /** How often new pids are read, so a process killed and reaped before its record is still known. */
+      scanInterval: duration.default(10),
+      maxProcesses: z.number().int().min(1024).default(65_536),
+    })
+    .default({ scanInterval: 10, maxProcesses: 65_536 }),
+  parse: z
+    .strictObject({
+      /** How long an event waits for sibling records (SYSCALL, PATH, ...) that may never come. */
+      holdTime: duration.default(30),
+    })
+    .default({ holdTime: 30 }),
+  sinks: z.array(sinkConfigSchema).default([{ type: 'stdout' }]),
+  noise: z
+    .strictObject({
+      coalesceWindow: duration.default(2000),
+      perContainerPerSecond: z.number().min(0).default(50),
+    })
+    .default({ coalesceWindow: 2000, perContainerPerSecond: 50 }),
+  responses: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      protectedNamespaces: z.array(z.string().min(1)).default(['kube-system', 'kernwatch']),
+      budgetPerMinute: z.number().int().min(0).default(5),
+      cooldown: duration.default(600_000),
+      rules: z.array(responseRuleSchema).default([]),
+    })
+    .default({
+      enabled: false,
+      protectedNamespaces: ['kube-system', 'kernwatch'],
+      budgetPerMinute: 5,
+      cooldown: 600_000,
+      rules: [],
+    }),
+  metrics: z.strictObject({ addr: hostPort.optional() }).default({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .default({ level: 'info' }),
+});
+
+/** The file as written (before defaults). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** The validated configuration with every default filled in. */
+export type AgentConfig = z.infer<typeof configSchema>;

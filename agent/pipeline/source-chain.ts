@@ -1,0 +1,178 @@
+import type { EventSource, IdentifiedDenial, KernwatchEvent } from '../events.js';
+import { AuditStreamParser } from '../parse/audit-stream-parser.js';
+import type { EventSink } from '../sinks/event-sink.js';
+import type { LiveSource, RawBatch } from '../sources/raw-batch.js';
+import type { Logger } from '../telemetry/logger.js';
+import { TAKE_RESULT, type BatchQueue } from './batch-queue.js';
+import type { RecentEventIds } from './recent-event-ids.js';
+
+export interface DenialAttributor {
+  /** Never drops a denial: one event per denial, `attribution: 'unresolved'` when nothing is known. */
+  attribute(denials: readonly IdentifiedDenial[], source: EventSource): Promise<KernwatchEvent[]>;
+}
+
+export interface SourceChainOptions<C> {
+  source: LiveSource<C>;
+  queue: BatchQueue<C>;
+  attributor: DenialAttributor;
+  sinks: readonly EventSink[];
+  /** Shared by all chains when several sources are on. */
+  recentIds?: RecentEventIds;
+  /** How long an event waits for sibling records before it is emitted without them. */
+  holdMs: number;
+  log: Logger;
+  /** Monotonic clock in ms. */
+  clock?: () => number;
+}
+
+export interface ChainCounters {
+  batches: number;
+  events: number;
+  duplicatesDropped: number;
+  deliveryRetries: number;
+  commits: number;
+}
+
+interface BatchSpan<C> {
+  firstLine: number;
+  lastLine: number;
+  from: C;
+  to: C;
+}
+
+const MAX_RETRY_DELAY_MS = 5000;
+
+/**
+ * One source's way through the chain: batch → parser → attributor → every sink → checkpoint. Sequential
+ * by design: events of one source stay in order, and the checkpoint can only move over lines whose events
+ * every sink has. The parser may hold an event's first lines while it waits for siblings; the checkpoint
+ * then stays at the start of the batch holding the oldest such line, so a crash re-reads at most that much.
+ */
+export class SourceChain<C> {
+  readonly parser: AuditStreamParser;
+  readonly counters: ChainCounters = {
+    batches: 0,
+    events: 0,
+    duplicatesDropped: 0,
+    deliveryRetries: 0,
+    commits: 0,
+  };
+  private pendingDenials: IdentifiedDenial[] = [];
+  private readonly spans: BatchSpan<C>[] = [];
+  /** (time, lines seen) after each batch: which lines are older than the hold time. */
+  private readonly lineClock: { atMs: number; lines: number }[] = [];
+  private readonly clock: () => number;
+  private stopping = false;
+  private lastCommitted: C | undefined;
+
+  constructor(private readonly o: SourceChainOptions<C>) {
+    this.clock = o.clock ?? (() => performance.now());
+    this.parser = new AuditStreamParser({
+      onDenial: (d) => {
+        this.pendingDenials.push(d);
+      },
+    });
+  }
+
+  /** Runs until the queue is closed and drained, then emits what the parser still holds. */
+  async run(): Promise<void> {
+    const tick = Math.max(5, Math.floor(this.o.holdMs / 2));
+    for (;;) {
+      const next = await this.o.queue.take(tick);
+      if (next === TAKE_RESULT.closed) break;
+      if (next !== TAKE_RESULT.timeout) this.feed(next);
+      this.expireHeld();
+      await this.deliverAndCommit();
+    }
+    this.parser.flushAll();
+    await this.deliverAndCommit();
+  }
+
+  /** Delivery retries give up once stopping: the checkpoint then stays where it is and nothing is lost. */
+  markStopping(): void {
+    this.stopping = true;
+  }
+
+  private feed(batch: RawBatch<C>): void {
+    const firstLine = this.parser.linesSeen + 1;
+    for (const line of batch.lines) this.parser.pushLine(line);
+    this.counters.batches++;
+    const lastLine = this.parser.linesSeen;
+    if (lastLine >= firstLine) this.spans.push({ firstLine, lastLine, from: batch.from, to: batch.to });
+    else this.spans.push({ firstLine, lastLine: firstLine - 1, from: batch.from, to: batch.to });
+    this.lineClock.push({ atMs: this.clock(), lines: lastLine });
+  }
+
+  private expireHeld(): void {
+    const cutoff = this.clock() - this.o.holdMs;
+    let through = -1;
+    while (this.lineClock.length > 0 && (this.lineClock[0]?.atMs ?? Infinity) <= cutoff) {
+      through = this.lineClock.shift()?.lines ?? through;
+    }
+    if (through >= 0) this.parser.flushThrough(through);
+  }
+
+  private async deliverAndCommit(): Promise<void> {
+    const denials = this.pendingDenials;
+    if (denials.length > 0) {
+      this.pendingDenials = [];
+      let events = await this.o.attributor.attribute(denials, this.o.source.kind);
+      const recent = this.o.recentIds;
+      if (recent !== undefined) {
+        const before = events.length;
+        events = events.filter((e) => recent.firstSighting(e.id));
+        this.counters.duplicatesDropped += before - events.length;
+      }
+      await this.deliver(events);
+      this.counters.events += events.length;
+    }
+    await this.commit();
+  }
+
+  private async deliver(events: readonly KernwatchEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    let remaining = [...this.o.sinks];
+    let delay = 100;
+    for (;;) {
+      const results = await Promise.allSettled(remaining.map((s) => s.deliver(events)));
+      const failed: EventSink[] = [];
+      results.forEach((r, i) => {
+        const sink = remaining[i];
+        if (r.status === 'rejected' && sink !== undefined) {
+          failed.push(sink);
+          this.o.log.warn(
+            { sink: sink.name, err: r.reason as unknown },
+            'A sink refused a batch; retrying it.',
+          );
+        }
+      });
+      if (failed.length === 0) return;
+      if (this.stopping) {
+        throw new Error(
+          `Sinks ${failed.map((s) => s.name).join(', ')} did not take the last batch before shutdown.`,
+        );
+      }
+      this.counters.deliveryRetries++;
+      remaining = failed;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(MAX_RETRY_DELAY_MS, delay * 2);
+    }
+  }
+
+  private async commit(): Promise<void> {
+    if (this.spans.length === 0) return;
+    const oldest = this.parser.oldestPendingLine();
+    let position: C | undefined;
+    if (oldest === undefined) {
+      position = this.spans[this.spans.length - 1]?.to;
+      this.spans.length = 0;
+    } else {
+      while (this.spans.length > 1 && (this.spans[0]?.lastLine ?? Infinity) < oldest) this.spans.shift();
+      position = this.spans[0]?.from;
+    }
+    if (position === undefined || position === this.lastCommitted) return;
+    this.lastCommitted = position;
+    await this.o.source.commit(position);
+    this.counters.commits++;
+  }
+}

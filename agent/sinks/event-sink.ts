@@ -1,0 +1,14 @@
+import type { KernwatchEvent } from '../events.js';
+
+/**
+ * Where attributed events go. `deliver` resolves only once the sink holds the events as durably as it
+ * can (written to the OS for stdout and files; acknowledged by JetStream for NATS): the pipeline moves a
+ * source's checkpoint only after every sink resolved.
+ */
+export interface EventSink {
+  readonly name: string;
+  deliver(events: readonly KernwatchEvent[]): Promise<void>;
+  /** Can the sink take events now? For /readyz and logs. */
+  healthy(): boolean;
+  close(): Promise<void>;
+}

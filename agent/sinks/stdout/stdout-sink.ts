@@ -1,0 +1,42 @@
+import type { Writable } from 'node:stream';
+import type { KernwatchEvent } from '../../events.js';
+import { ERROR_CODES, KernwatchError } from '../../errors.js';
+import { eventToJson } from '../event-json.js';
+import type { EventSink } from '../event-sink.js';
+
+/** NDJSON on stdout (or any writable): one write per batch; delivered when the stream took the bytes. */
+export class StdoutSink implements EventSink {
+  readonly name = 'stdout';
+  private failed: Error | undefined;
+
+  constructor(private readonly out: Writable = process.stdout) {
+    out.on('error', (err: Error) => {
+      this.failed = err;
+    });
+  }
+
+  async deliver(events: readonly KernwatchEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    if (this.failed !== undefined) throw sinkError(this.failed);
+    let text = '';
+    for (const e of events) text += `${eventToJson(e)}\n`;
+    await new Promise<void>((resolve, reject) => {
+      this.out.write(text, (err) => {
+        if (err) reject(sinkError(err));
+        else resolve();
+      });
+    });
+  }
+
+  healthy(): boolean {
+    return this.failed === undefined;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function sinkError(cause: Error): KernwatchError {
+  return new KernwatchError(ERROR_CODES.sink, `Cannot write events to stdout: ${cause.message}`, { cause });
+}
