@@ -1,15 +1,33 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite and the benchmark use (run as root on Debian 12).
-# auditd: ausearch for the parse benchmark's comparison (the daemon is not started here).
+# Installs the Debian packages the test suite and the benchmarks use (run as root on Debian 12).
+#   auditd                        a private auditd in tests (never the system one); ausearch for the parse bench
+#   containerd runc               a private containerd with the CRI plugin for pods in tests
+#   containernetworking-plugins   the bridge CNI those pods get their IPs from (inside a test netns)
+#   iptables                      used by the bridge CNI plugin
+#   busybox-static                the root filesystem of the test container image
+#   gcc libc6-dev file            the seccomp violator and the pause binary, compiled at test time
+#   nats-server nftables iputils-ping   delivery and response tests
 set -euo pipefail
-pkgs=(auditd)
+pkgs=(auditd containerd runc containernetworking-plugins iptables busybox-static gcc libc6-dev file
+  nats-server nftables iputils-ping)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # policy-rc.d: Debian would start the daemons it installs (auditd, containerd, nats-server); the suite
+  # starts private instances of its own and must not find system ones registered with the kernel.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    created_policy=1
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Debian starts the daemon it just installed; the suite starts its own auditd when it needs one.
-  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now auditd >/dev/null 2>&1 || true; fi
+  [ "$created_policy" = 1 ] && rm -f "$policy"
+  if command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now auditd containerd nats-server >/dev/null 2>&1 || true
+  fi
 fi
 echo "test dependencies present: ${pkgs[*]}"
