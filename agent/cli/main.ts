@@ -1,13 +1,19 @@
 #!/usr/bin/env node
 import { KernwatchError, UsageError } from '../errors.js';
+import { ConfigError } from '../config/config-loader.js';
 import { formatSummary, parseParseArgs, PARSE_USAGE, runParse } from './parse.js';
+import { runAgent } from './run.js';
+import { parseRunArgs, RUN_USAGE } from './run-args.js';
 
 const USAGE = `Usage: kernwatch <command> [options]
 
 Commands:
+  run      the agent: read the kernel's denials live, attribute them to pods, deliver events
   parse    read audit records from files or stdin, one event per kernel denial
 
 Run 'kernwatch <command> --help' for a command's options.
+
+${RUN_USAGE}
 
 ${PARSE_USAGE}`;
 
@@ -18,6 +24,8 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
+      case 'run':
+        return await runAgent(parseRunArgs(rest));
       case 'parse': {
         const options = parseParseArgs(rest);
         const result = await runParse(options, { stdin: process.stdin, stdout: process.stdout });
@@ -35,9 +43,13 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`Unknown command '${command}'.`);
     }
   } catch (err) {
-    if (err instanceof UsageError && err.message === PARSE_USAGE) {
-      process.stdout.write(`${PARSE_USAGE}\n`);
+    if (err instanceof UsageError && (err.message === PARSE_USAGE || err.message === RUN_USAGE)) {
+      process.stdout.write(`${err.message}\n`);
       return EXIT.ok;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`kernwatch: ${err.message}\n`);
+      return EXIT.usage;
     }
     if (err instanceof UsageError) {
       process.stderr.write(`${err.message}\n\n${USAGE}\n`);

@@ -1,0 +1,94 @@
+import { fileURLToPath } from 'node:url';
+import {
+  CRI_CONTAINER_STATE,
+  parseContainerStatusResponse,
+  parseListContainersResponse,
+  parsePodSandboxStatusResponse,
+  parseVersionResponse,
+  type CriContainer,
+  type CriContainerState,
+  type CriContainerStatus,
+  type CriPodSandboxStatus,
+  type CriVersion,
+} from './cri-messages.js';
+import { CriTransport } from './cri-transport.js';
+
+export { CriCallError } from './cri-transport.js';
+export { CRI_CONTAINER_STATE };
+export type { CriContainer, CriContainerState, CriContainerStatus, CriPodSandboxStatus, CriVersion };
+
+/** Next to this module in the source tree and in dist/ (scripts/copy-build-assets.mjs copies it). */
+const CRI_PROTO_PATH = fileURLToPath(new URL('./cri-api.proto', import.meta.url));
+const RUNTIME_SERVICE = 'runtime.v1.RuntimeService';
+
+export interface CriClientOptions {
+  /** The runtime's unix socket, e.g. /run/containerd/containerd.sock. */
+  socketPath: string;
+  /** Deadline of each call. The runtime is local: seconds mean it is stuck, not slow. Default 2000. */
+  callTimeoutMs?: number;
+}
+
+export interface ListContainersFilter {
+  id?: string;
+  podSandboxId?: string;
+  state?: CriContainerState;
+}
+
+/**
+ * Read-only CRI RuntimeService client: the four calls attribution needs. Every failure rejects with a
+ * CriCallError (a KernwatchError with code `attribution`, the gRPC status and the original error as
+ * cause).
+ */
+export class CriClient {
+  readonly socketPath: string;
+  private readonly transport: CriTransport;
+  private readonly callTimeoutMs: number;
+
+  constructor(options: CriClientOptions) {
+    this.socketPath = options.socketPath;
+    this.callTimeoutMs = options.callTimeoutMs ?? 2000;
+    this.transport = new CriTransport(options.socketPath, CRI_PROTO_PATH, RUNTIME_SERVICE);
+  }
+
+  async version(): Promise<CriVersion> {
+    return parseVersionResponse(await this.transport.call('Version', { version: 'v1' }, this.callTimeoutMs));
+  }
+
+  async listContainers(filter: ListContainersFilter = {}): Promise<CriContainer[]> {
+    const request =
+      filter.id === undefined && filter.podSandboxId === undefined && filter.state === undefined
+        ? {}
+        : {
+            filter: {
+              id: filter.id ?? '',
+              podSandboxId: filter.podSandboxId ?? '',
+              ...(filter.state === undefined ? {} : { state: { state: filter.state } }),
+            },
+          };
+    return parseListContainersResponse(
+      await this.transport.call('ListContainers', request, this.callTimeoutMs),
+    );
+  }
+
+  async containerStatus(containerId: string): Promise<CriContainerStatus> {
+    const raw = await this.transport.call(
+      'ContainerStatus',
+      { containerId, verbose: false },
+      this.callTimeoutMs,
+    );
+    return parseContainerStatusResponse(raw);
+  }
+
+  async podSandboxStatus(podSandboxId: string): Promise<CriPodSandboxStatus> {
+    const raw = await this.transport.call(
+      'PodSandboxStatus',
+      { podSandboxId, verbose: false },
+      this.callTimeoutMs,
+    );
+    return parsePodSandboxStatusResponse(raw);
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+}

@@ -1,0 +1,201 @@
+import { KernwatchError, ERROR_CODES } from '../../errors.js';
+
+/**
+ * The CRI responses kernwatch reads, as typed values. proto-loader hands back plain objects (camelCase
+ * fields, int64 as strings, enums by name, absent messages as null); these parsers check each field they
+ * use instead of trusting a cast, so a runtime that omits one yields '' or undefined, never a crash.
+ */
+
+export const CRI_CONTAINER_STATE = {
+  created: 'CONTAINER_CREATED',
+  running: 'CONTAINER_RUNNING',
+  exited: 'CONTAINER_EXITED',
+  unknown: 'CONTAINER_UNKNOWN',
+} as const;
+export type CriContainerState = (typeof CRI_CONTAINER_STATE)[keyof typeof CRI_CONTAINER_STATE];
+
+export interface CriVersion {
+  /** The CRI version the runtime answered for ("0.1.0"). */
+  version: string;
+  runtimeName: string;
+  runtimeVersion: string;
+  runtimeApiVersion: string;
+}
+
+/** One entry of ListContainers. */
+export interface CriContainer {
+  id: string;
+  podSandboxId: string;
+  name: string;
+  attempt: number;
+  /**
+   * What the creator asked for. The kubelet passes the image id it pulled, so on a Kubernetes node this
+   * is usually `sha256:<64 hex>`, not a name (containerd 1.6 returns it unchanged).
+   */
+  image: string;
+  imageRef: string;
+  state: CriContainerState;
+  /** Nanoseconds since the epoch, as a decimal string (int64). */
+  createdAtNs: string;
+  labels: Record<string, string>;
+}
+
+export interface CriContainerStatus {
+  id: string;
+  name: string;
+  state: CriContainerState;
+  /** containerd resolves the image to its first repo tag here (`localhost/busybox:1.35`) when it has one. */
+  image: string;
+  imageRef: string;
+  exitCode: number;
+  startedAtNs: string;
+  finishedAtNs: string;
+  reason: string;
+  labels: Record<string, string>;
+}
+
+export interface CriPodSandboxStatus {
+  id: string;
+  name: string;
+  uid: string;
+  namespace: string;
+  ready: boolean;
+  /** Pod IPs, primary first; empty for host-network sandboxes. */
+  ips: string[];
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export function parseVersionResponse(raw: unknown): CriVersion {
+  const r = record(raw, 'Version');
+  return {
+    version: str(r, 'version'),
+    runtimeName: str(r, 'runtimeName'),
+    runtimeVersion: str(r, 'runtimeVersion'),
+    runtimeApiVersion: str(r, 'runtimeApiVersion'),
+  };
+}
+
+export function parseListContainersResponse(raw: unknown): CriContainer[] {
+  const r = record(raw, 'ListContainers');
+  const items = r.containers;
+  if (!Array.isArray(items)) return [];
+  const out: CriContainer[] = [];
+  for (const item of items) {
+    if (!isRecord(item) || str(item, 'id') === '') continue;
+    const metadata = optionalRecord(item, 'metadata');
+    const image = optionalRecord(item, 'image');
+    out.push({
+      id: str(item, 'id'),
+      podSandboxId: str(item, 'podSandboxId'),
+      name: metadata === undefined ? '' : str(metadata, 'name'),
+      attempt: metadata === undefined ? 0 : num(metadata, 'attempt'),
+      image: image === undefined ? '' : str(image, 'image'),
+      imageRef: str(item, 'imageRef'),
+      state: containerState(item.state),
+      createdAtNs: int64(item, 'createdAt'),
+      labels: stringMap(item, 'labels'),
+    });
+  }
+  return out;
+}
+
+export function parseContainerStatusResponse(raw: unknown): CriContainerStatus {
+  const status = optionalRecord(record(raw, 'ContainerStatus'), 'status');
+  if (status === undefined) {
+    throw new KernwatchError(ERROR_CODES.attribution, 'CRI ContainerStatus returned no status');
+  }
+  const metadata = optionalRecord(status, 'metadata');
+  const image = optionalRecord(status, 'image');
+  return {
+    id: str(status, 'id'),
+    name: metadata === undefined ? '' : str(metadata, 'name'),
+    state: containerState(status.state),
+    image: image === undefined ? '' : str(image, 'image'),
+    imageRef: str(status, 'imageRef'),
+    exitCode: num(status, 'exitCode'),
+    startedAtNs: int64(status, 'startedAt'),
+    finishedAtNs: int64(status, 'finishedAt'),
+    reason: str(status, 'reason'),
+    labels: stringMap(status, 'labels'),
+  };
+}
+
+export function parsePodSandboxStatusResponse(raw: unknown): CriPodSandboxStatus {
+  const status = optionalRecord(record(raw, 'PodSandboxStatus'), 'status');
+  if (status === undefined) {
+    throw new KernwatchError(ERROR_CODES.attribution, 'CRI PodSandboxStatus returned no status');
+  }
+  const metadata = optionalRecord(status, 'metadata');
+  const network = optionalRecord(status, 'network');
+  const ips: string[] = [];
+  if (network !== undefined) {
+    const primary = str(network, 'ip');
+    if (primary !== '') ips.push(primary);
+    const more = network.additionalIps;
+    if (Array.isArray(more)) {
+      for (const entry of more) {
+        if (isRecord(entry) && str(entry, 'ip') !== '') ips.push(str(entry, 'ip'));
+      }
+    }
+  }
+  return {
+    id: str(status, 'id'),
+    name: metadata === undefined ? '' : str(metadata, 'name'),
+    uid: metadata === undefined ? '' : str(metadata, 'uid'),
+    namespace: metadata === undefined ? '' : str(metadata, 'namespace'),
+    ready: status.state === 'SANDBOX_READY',
+    ips,
+    labels: stringMap(status, 'labels'),
+    annotations: stringMap(status, 'annotations'),
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function record(value: unknown, what: string): Record<string, unknown> {
+  if (!isRecord(value)) throw new KernwatchError(ERROR_CODES.attribution, `CRI ${what} returned no message`);
+  return value;
+}
+
+function optionalRecord(obj: Record<string, unknown>, key: string): Record<string, unknown> | undefined {
+  const value = obj[key];
+  return isRecord(value) ? value : undefined;
+}
+
+function str(obj: Record<string, unknown>, key: string): string {
+  const value = obj[key];
+  return typeof value === 'string' ? value : '';
+}
+
+function num(obj: Record<string, unknown>, key: string): number {
+  const value = obj[key];
+  return typeof value === 'number' ? value : 0;
+}
+
+/** int64 fields arrive as strings (LOAD_OPTIONS.longs = String); a number would be a loader change. */
+function int64(obj: Record<string, unknown>, key: string): string {
+  const value = obj[key];
+  if (typeof value === 'string') return value;
+  return typeof value === 'number' ? String(value) : '0';
+}
+
+function stringMap(obj: Record<string, unknown>, key: string): Record<string, string> {
+  const value = obj[key];
+  const out: Record<string, string> = {};
+  if (!isRecord(value)) return out;
+  for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+const STATES: readonly string[] = Object.values(CRI_CONTAINER_STATE);
+
+function isContainerState(value: unknown): value is CriContainerState {
+  return typeof value === 'string' && STATES.includes(value);
+}
+
+function containerState(value: unknown): CriContainerState {
+  return isContainerState(value) ? value : CRI_CONTAINER_STATE.unknown;
+}

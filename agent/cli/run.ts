@@ -1,0 +1,28 @@
+import { loadConfig } from '../config/config-loader.js';
+import { AgentRuntime } from '../pipeline/agent-runtime.js';
+import { createLogger } from '../telemetry/logger.js';
+import { resolveNodeName } from './node-name.js';
+import type { RunArgs } from './run-args.js';
+
+/** `kernwatch run`: start the agent, run until SIGTERM or SIGINT, then drain, checkpoint and return 0. */
+export async function runAgent(args: RunArgs): Promise<number> {
+  const config = await loadConfig(args.configPath, args.overrides);
+  const node = resolveNodeName(config.node === '' ? undefined : config.node);
+  const log = createLogger(config.log.level);
+  const runtime = new AgentRuntime({ config, node, log });
+  const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => {
+      resolve('SIGTERM');
+    });
+    process.once('SIGINT', () => {
+      resolve('SIGINT');
+    });
+  });
+  await runtime.start();
+  log.info({ node, sinks: runtime.sinks.map((s) => s.name) }, 'kernwatch is running.');
+  const signal = await stopRequested;
+  log.info({ signal }, 'Stopping: delivering what was read and saving checkpoints.');
+  await runtime.stop();
+  log.info('Stopped.');
+  return 0;
+}

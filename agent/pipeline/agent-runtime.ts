@@ -1,0 +1,257 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { Attributor, type ContainerLookup, type PodLookup } from '../attribute/attributor.js';
+import { ContainerDirectory } from '../attribute/cri/container-directory.js';
+import { loadKubeConfig } from '../attribute/pods/kube-config.js';
+import { PodStore } from '../attribute/pods/pod-store.js';
+import { ProcessTable } from '../attribute/proc/process-table.js';
+import type { AgentConfig, SinkConfig, SourceConfig } from '../config/config-schema.js';
+import { ERROR_CODES, KernwatchError } from '../errors.js';
+import { EVENT_SOURCE } from '../events.js';
+import type { EventSink } from '../sinks/event-sink.js';
+import { FileSink } from '../sinks/file/file-sink.js';
+import { StdoutSink } from '../sinks/stdout/stdout-sink.js';
+import { detectSource } from '../sources/auto-detect.js';
+import { FileTailSource } from '../sources/file/file-tail-source.js';
+import { JournaldSource } from '../sources/journald/journald-source.js';
+import { KmsgSource } from '../sources/kmsg/kmsg-source.js';
+import type { LiveSource } from '../sources/raw-batch.js';
+import type { Logger } from '../telemetry/logger.js';
+import { BatchQueue } from './batch-queue.js';
+import { RecentEventIds } from './recent-event-ids.js';
+import { SourceChain } from './source-chain.js';
+
+/** Where containerd and CRI-O put their sockets on common distributions, in order of preference. */
+const WELL_KNOWN_CRI_SOCKETS = [
+  '/run/containerd/containerd.sock',
+  '/run/crio/crio.sock',
+  '/run/k3s/containerd/containerd.sock',
+  '/var/run/containerd/containerd.sock',
+  '/var/run/crio/crio.sock',
+] as const;
+
+const SHUTDOWN_DRAIN_MS = 10_000;
+
+export interface AgentRuntimeOptions {
+  config: AgentConfig;
+  node: string;
+  log: Logger;
+  /** Where the stdout sink writes (tests capture it). */
+  stdout?: NodeJS.WritableStream & import('node:stream').Writable;
+}
+
+/**
+ * The running agent: sources → chains → sinks, with the attribution stages they share. Builds everything
+ * from the validated config, starts it in dependency order (attribution first, so processes running at
+ * start are known before the first record is read) and stops it in reverse.
+ */
+export class AgentRuntime {
+  readonly sources: LiveSource[] = [];
+  readonly chains: SourceChain<unknown>[] = [];
+  readonly sinks: EventSink[] = [];
+  readonly processes: ProcessTable;
+  readonly attributor: Attributor;
+  private readonly queues: BatchQueue<unknown>[] = [];
+  private containers: ContainerDirectory | undefined;
+  private pods: PodStore | undefined;
+  private running: Promise<void>[] = [];
+  private stopped = false;
+
+  constructor(private readonly o: AgentRuntimeOptions) {
+    const { config, log } = o;
+    this.processes = new ProcessTable({
+      procRoot: config.procRoot,
+      scanIntervalMs: config.attribution.scanInterval,
+      maxEntries: config.attribution.maxProcesses,
+      log: log.child({ component: 'processes' }),
+    });
+    const socket = config.cri.socket ?? WELL_KNOWN_CRI_SOCKETS.find((p) => existsSync(p));
+    if (socket !== undefined) {
+      this.containers = new ContainerDirectory({
+        socketPath: socket,
+        callTimeoutMs: config.cri.timeout,
+        minRefreshIntervalMs: config.cri.minRefreshInterval,
+        logger: log.child({ component: 'cri' }),
+      });
+    } else {
+      log.info('No CRI socket found; container names, images and pods come from cgroups and the API only.');
+    }
+    if (config.kubernetes.enabled) {
+      const kubeConfig = loadKubeConfig(
+        config.kubernetes.kubeconfig === undefined ? {} : { kubeconfigPath: config.kubernetes.kubeconfig },
+      );
+      if (kubeConfig === undefined) {
+        log.info('No kubeconfig and not in a cluster; pod labels and owners are not available.');
+      } else {
+        this.pods = new PodStore({
+          nodeName: o.node,
+          kubeConfig,
+          retentionMs: config.kubernetes.podRetention,
+          logger: log.child({ component: 'pods' }),
+        });
+      }
+    }
+    const attributorOptions: ConstructorParameters<typeof Attributor>[0] = {
+      node: o.node,
+      processes: this.processes,
+    };
+    if (this.containers !== undefined)
+      attributorOptions.containers = this.containers satisfies ContainerLookup;
+    if (this.pods !== undefined) attributorOptions.pods = this.pods satisfies PodLookup;
+    this.attributor = new Attributor(attributorOptions);
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this.o;
+    await this.ensureStateDir();
+    for (const sink of config.sinks) this.sinks.push(await this.openSink(sink));
+    const sourceConfigs = config.sources.length > 0 ? config.sources : [await this.autoDetected()];
+    for (const sc of sourceConfigs) this.sources.push(this.makeSource(sc));
+    this.processes.start();
+    await this.containers?.start();
+    this.pods?.start();
+    const recentIds = this.sources.length > 1 ? new RecentEventIds() : undefined;
+    for (const source of this.sources) {
+      const queue = new BatchQueue<unknown>();
+      const chain = new SourceChain<unknown>({
+        source,
+        queue,
+        attributor: this.attributor,
+        sinks: this.sinks,
+        holdMs: config.parse.holdTime,
+        log: log.child({ source: source.name }),
+        ...(recentIds === undefined ? {} : { recentIds }),
+      });
+      try {
+        await source.start(queue);
+      } catch (err) {
+        await this.stop();
+        throw sourceStartError(source.name, err);
+      }
+      this.queues.push(queue);
+      this.chains.push(chain);
+      this.running.push(
+        chain.run().catch((err: unknown) => {
+          log.error(
+            { err, source: source.name },
+            'A source chain stopped with an error; its checkpoint was kept.',
+          );
+        }),
+      );
+      log.info({ source: source.name }, 'Reading kernel records.');
+    }
+  }
+
+  /** Stop reading, deliver what was read, save checkpoints. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.allSettled(this.sources.map((s) => s.stop()));
+    for (const q of this.queues) q.close();
+    const drained = Promise.all(this.running);
+    const timer = setTimeout(() => {
+      this.o.log.warn(
+        'Delivery is still retrying at shutdown; leaving undelivered records for the next start.',
+      );
+      for (const c of this.chains) c.markStopping();
+    }, SHUTDOWN_DRAIN_MS);
+    await drained;
+    clearTimeout(timer);
+    // Chains are done: flush the last checkpoints the sources throttle.
+    await Promise.allSettled(this.sources.map((s) => s.stop()));
+    this.processes.stop();
+    await this.containers?.stop();
+    await this.pods?.stop();
+    await Promise.allSettled(this.sinks.map((s) => s.close()));
+  }
+
+  private async autoDetected(): Promise<SourceConfig> {
+    const detected = await detectSource({ procRoot: this.o.config.procRoot });
+    this.o.log.info({ source: detected.spec }, detected.reason);
+    return detected.spec.type === 'auditd'
+      ? { type: 'auditd', path: detected.spec.path }
+      : { type: 'kmsg', path: '/dev/kmsg' };
+  }
+
+  private makeSource(sc: SourceConfig): LiveSource {
+    const { config, log } = this.o;
+    const stateDir = config.stateDir;
+    switch (sc.type) {
+      case 'auditd':
+      case 'syslog':
+        return new FileTailSource({
+          path: sc.path,
+          kind: sc.type === 'auditd' ? EVENT_SOURCE.auditd : EVENT_SOURCE.syslog,
+          stateDir,
+          fromStart: config.fromStart,
+          log: log.child({ source: `${sc.type}:${sc.path}` }),
+        });
+      case 'kmsg':
+        return new KmsgSource({ path: sc.path, stateDir, log: log.child({ source: 'kmsg' }) });
+      case 'journald':
+        return new JournaldSource({
+          stateDir,
+          journalctl: sc.journalctl,
+          log: log.child({ source: 'journald' }),
+          ...(sc.directory === undefined ? {} : { directory: sc.directory }),
+        });
+    }
+  }
+
+  private async openSink(sc: SinkConfig): Promise<EventSink> {
+    switch (sc.type) {
+      case 'stdout':
+        return new StdoutSink(this.o.stdout ?? process.stdout);
+      case 'file': {
+        const sink = new FileSink(sc.path);
+        await sink.open();
+        return sink;
+      }
+      case 'nats':
+      case 'falco-http':
+        throw new KernwatchError(
+          ERROR_CODES.config,
+          `The ${sc.type} sink is not available in this version; use stdout or file:PATH.`,
+        );
+    }
+  }
+
+  private async ensureStateDir(): Promise<void> {
+    const dir = this.o.config.stateDir;
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new KernwatchError(
+        ERROR_CODES.permission,
+        `Cannot create the state directory ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)}); ` +
+          'run as root or choose another with --state-dir.',
+        { cause: err },
+      );
+    }
+  }
+}
+
+function sourceStartError(name: string, err: unknown): KernwatchError {
+  const code = errnoCode(err);
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new KernwatchError(
+      ERROR_CODES.permission,
+      `No permission to read ${name} (${code}). kernwatch reads the kernel's log: run it as root, or with ` +
+        'CAP_SYSLOG for /dev/kmsg and read access to the audit log.',
+      { cause: err },
+    );
+  }
+  const reason = err instanceof Error ? err.message : String(err);
+  return new KernwatchError(ERROR_CODES.source, `Cannot start source ${name}: ${reason}`, { cause: err });
+}
+
+/** The errno code anywhere in a cause chain. */
+function errnoCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 8 && e instanceof Error; depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code.startsWith('E')) return code;
+    e = e.cause;
+  }
+  return undefined;
+}

@@ -1,0 +1,91 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KernwatchEvent } from '../../agent/events.js';
+import { findRepoRoot } from '../bench/audit-log-generator.js';
+
+/** The built CLI: `npm test` builds first, so end-to-end tests run the agent exactly as users do. */
+export const CLI = join(findRepoRoot(), 'dist/agent/cli/main.js');
+
+export const needsBuiltCli = (): string | undefined =>
+  existsSync(CLI) ? undefined : `needs the built CLI at ${CLI} (npm run build)`;
+
+export interface AgentProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Everything the agent wrote to stdout and stderr so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (or the signal's name). */
+  exited: Promise<number | string>;
+  /** SIGTERM (default) and wait for exit; SIGKILL after `graceMs`. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | string>;
+}
+
+export function startAgent(args: readonly string[], env: NodeJS.ProcessEnv = process.env): AgentProcess {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
+  const exited = new Promise<number | string>((resolve) => {
+    child.on('close', (code, signal) => {
+      resolve(code ?? signal ?? 'unknown');
+    });
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('the agent did not start');
+  return {
+    child,
+    pid,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+}
+
+/** Events from an NDJSON text (a file sink's file, or the agent's stdout). */
+export function eventsIn(text: string): KernwatchEvent[] {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as KernwatchEvent);
+}
+
+export function eventsInFile(path: string): KernwatchEvent[] {
+  return existsSync(path) ? eventsIn(readFileSync(path, 'utf8')) : [];
+}
+
+/** Polls until `check` returns a value (not undefined) or the deadline passes (then throws with `what`). */
+export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Waits until the agent logged that it is running (its sources are open). */
+export function agentReady(agent: AgentProcess, timeoutMs = 20_000): Promise<true> {
+  return waitFor(
+    `the agent to start (stderr so far: ${agent.stderr().slice(-2000)})`,
+    () => {
+      if (agent.child.exitCode !== null) throw new Error(`the agent exited early: ${agent.stderr()}`);
+      return agent.stderr().includes('kernwatch is running.') ? true : undefined;
+    },
+    timeoutMs,
+  );
+}

@@ -1,0 +1,149 @@
+/**
+ * The fake API server's storage, shaped like etcd behind the API server: one global, monotonically
+ * increasing resourceVersion across all resources; per resource the current objects and the history of
+ * changes since the last compaction, from which watches resume and consistent (continued or Exact) lists
+ * are rebuilt.
+ */
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface KubeObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  [field: string]: unknown;
+}
+
+/** An object as JSON: metadata typed, the rest (spec, status…) as the resource has it. */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: KubeObjectMeta;
+  [field: string]: unknown;
+}
+
+export const WATCH_EVENT = { added: 'ADDED', modified: 'MODIFIED', deleted: 'DELETED' } as const;
+export type WatchEventType = (typeof WATCH_EVENT)[keyof typeof WATCH_EVENT];
+
+export interface StoredChange {
+  type: WatchEventType;
+  rv: number;
+  /** The object after the change (for DELETED: its last state, carrying the deletion's resourceVersion). */
+  object: KubeObject;
+  /** The object before the change (MODIFIED and DELETED). */
+  previous?: KubeObject;
+}
+
+/** Everything a resource type needs for routing, list kinds and field selectors. */
+export interface ResourceType {
+  /** '' for the core group (/api/v1), e.g. 'networking.k8s.io' otherwise (/apis/GROUP/VERSION). */
+  group: string;
+  version: string;
+  /** Path segment: 'pods'. */
+  plural: string;
+  kind: string;
+  listKind: string;
+  namespaced: boolean;
+  /** Field selector labels the real API server accepts for this resource, and each one's value. */
+  fields: Record<string, (object: KubeObject) => string>;
+  /** Field labels the server converts to another (`spec.host` → `spec.nodeName` for pods). */
+  fieldAliases?: Record<string, string>;
+}
+
+export function apiVersionOf(type: ResourceType): string {
+  return type.group === '' ? type.version : `${type.group}/${type.version}`;
+}
+
+export function objectKey(namespace: string | undefined, name: string): string {
+  return `${namespace ?? ''}/${name}`;
+}
+
+export class ResourceVersionClock {
+  private current = 1;
+
+  get now(): number {
+    return this.current;
+  }
+
+  next(): number {
+    this.current += 1;
+    return this.current;
+  }
+}
+
+export class ResourceStore {
+  readonly type: ResourceType;
+  /** Keyed by `namespace/name`, kept sorted on read (etcd returns keys in order). */
+  private readonly objects = new Map<string, KubeObject>();
+  private history: StoredChange[] = [];
+  /** Changes at or below this resourceVersion are gone: watching or listing from before it is 410. */
+  private compactedRv = 0;
+  private readonly listeners: ((change: StoredChange) => void)[] = [];
+
+  constructor(type: ResourceType) {
+    this.type = type;
+  }
+
+  get compactedResourceVersion(): number {
+    return this.compactedRv;
+  }
+
+  onChange(listener: (change: StoredChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  get(namespace: string | undefined, name: string): KubeObject | undefined {
+    const object = this.objects.get(objectKey(namespace, name));
+    return object === undefined ? undefined : structuredClone(object);
+  }
+
+  /** Current objects, sorted by key. */
+  current(): [string, KubeObject][] {
+    return [...this.objects.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** Objects as they were at `rv` (>= compactedResourceVersion), sorted by key. */
+  at(rv: number): [string, KubeObject][] {
+    const state = new Map(this.objects);
+    for (let i = this.history.length - 1; i >= 0; i--) {
+      const change = this.history[i];
+      if (change === undefined || change.rv <= rv) break;
+      const key = objectKey(change.object.metadata.namespace, change.object.metadata.name);
+      if (change.type === WATCH_EVENT.added) state.delete(key);
+      else if (change.previous !== undefined) state.set(key, change.previous);
+    }
+    return [...state.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** Changes after `rv`, oldest first. The caller checks `rv >= compactedResourceVersion` first. */
+  changesSince(rv: number): StoredChange[] {
+    return this.history.filter((change) => change.rv > rv);
+  }
+
+  apply(change: StoredChange): void {
+    const key = objectKey(change.object.metadata.namespace, change.object.metadata.name);
+    if (change.type === WATCH_EVENT.deleted) this.objects.delete(key);
+    else this.objects.set(key, change.object);
+    this.history.push(change);
+    for (const listener of this.listeners) listener(change);
+  }
+
+  /** Drops history up to `rv`, like an etcd compaction. */
+  compact(rv: number): void {
+    this.history = this.history.filter((change) => change.rv > rv);
+    this.compactedRv = Math.max(this.compactedRv, rv);
+  }
+}
