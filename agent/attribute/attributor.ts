@@ -23,6 +23,8 @@ export interface ProcessLookupTable {
 
 /** container id → CRI metadata: cache first, a bounded-rate refresh on a miss. */
 export interface ContainerLookup {
+  /** The runtime's name as it reports it, when known. */
+  readonly runtimeName?: string | undefined;
   get(id: string): ContainerMetadata | undefined;
   resolve(id: string): Promise<ContainerMetadata | undefined>;
 }
@@ -121,7 +123,8 @@ export class Attributor implements DenialAttributor {
     if (containerId === undefined) return buildEvent(d, { node, source, attribution: ATTRIBUTION.host });
     const container: ContainerRef = { id: containerId };
     if (meta?.name !== undefined) container.name = meta.name;
-    if (identity.runtime !== undefined) container.runtime = identity.runtime;
+    const runtime = identity.runtime ?? (meta === undefined ? undefined : this.o.containers?.runtimeName);
+    if (runtime !== undefined) container.runtime = runtime;
     if (meta?.image !== undefined) container.image = meta.image;
     const pod = this.podFor(identity.podUid ?? meta?.podUid, meta);
     const attribution: Attribution = pod === undefined ? ATTRIBUTION.container : ATTRIBUTION.pod;

@@ -18,11 +18,20 @@ export async function runAgent(args: RunArgs): Promise<number> {
       resolve('SIGINT');
     });
   });
-  await runtime.start();
+  // Sources and caches run on unref'd timers and handles so that stopping them can never hang the
+  // process; this one ref'd timer is what keeps the agent alive until a signal arrives.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  try {
+    await runtime.start();
+  } catch (err) {
+    clearInterval(keepAlive);
+    throw err;
+  }
   log.info({ node, sinks: runtime.sinks.map((s) => s.name) }, 'kernwatch is running.');
   const signal = await stopRequested;
   log.info({ signal }, 'Stopping: delivering what was read and saving checkpoints.');
   await runtime.stop();
+  clearInterval(keepAlive);
   log.info('Stopped.');
   return 0;
 }

@@ -57,7 +57,9 @@ export function startAgent(args: readonly string[], env: NodeJS.ProcessEnv = pro
 
 /** Events from an NDJSON text (a file sink's file, or the agent's stdout). */
 export function eventsIn(text: string): KernwatchEvent[] {
+  // The agent may be writing while we read: a line without its newline yet is not an event yet.
   return text
+    .slice(0, text.lastIndexOf('\n') + 1)
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as KernwatchEvent);
@@ -68,12 +70,17 @@ export function eventsInFile(path: string): KernwatchEvent[] {
 }
 
 /** Polls until `check` returns a value (not undefined) or the deadline passes (then throws with `what`). */
-export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  what: string | (() => string),
+  check: () => T | undefined,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -117,6 +117,7 @@ export class ContainerDirectory {
   private retryDelayMs: number;
   private reachable: boolean | undefined;
   private stopped = false;
+  private runtime: string | undefined;
 
   constructor(options: ContainerDirectoryOptions) {
     this.client = new CriClient({
@@ -143,6 +144,22 @@ export class ContainerDirectory {
   /** Whether the last refresh reached the runtime (undefined before the first one ended). */
   get connected(): boolean | undefined {
     return this.reachable;
+  }
+
+  /**
+   * The runtime's own name from Version ("containerd", "cri-o"), once it answered: the cgroupfs driver's
+   * paths carry a bare container id, so only the runtime can say whose container it is.
+   */
+  get runtimeName(): string | undefined {
+    return this.runtime;
+  }
+
+  private async learnRuntimeName(): Promise<void> {
+    try {
+      this.runtime = (await this.client.version()).runtimeName || undefined;
+    } catch (err) {
+      this.log.debug({ err }, 'CRI Version failed; the runtime name stays unknown for now.');
+    }
   }
 
   /** Containers held, removed ones in their retention included. */
@@ -302,6 +319,7 @@ export class ContainerDirectory {
       this.log.info({ socket: this.client.socketPath }, 'CRI runtime reachable again.');
     }
     this.reachable = true;
+    if (this.runtime === undefined) void this.learnRuntimeName();
 
     const now = this.now();
     const listedIds = new Set<string>();

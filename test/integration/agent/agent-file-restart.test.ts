@@ -112,6 +112,8 @@ describe.skipIf(skip)('the agent over a rotating audit.log, killed and restarted
       offset: number;
     };
     const deliveredBeforeKill = serialsOf(out);
+    expect(deliveredBeforeKill.length).toBeGreaterThan(0);
+    expect(deliveredBeforeKill.length).toBeLessThan(TOTAL);
 
     await new Promise((r) => setTimeout(r, 500));
     const second = startAgent(args);
