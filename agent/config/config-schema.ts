@@ -19,7 +19,7 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
 const hostPort = z
   .string()
   .refine((s) => /^[^\s:]*:\d{1,5}$/.test(s) || /^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(s), {
-    message: 'expected HOST:PORT',
+    error: 'expected HOST:PORT',
   });
 
 export const sourceConfigSchema = z.discriminatedUnion('type', [
@@ -116,10 +116,10 @@ export const configSchema = z.strictObject({
   attribution: z
     .strictObject({
       /** How often new pids are read, so a process killed and reaped before its record is still known. */
-      scanInterval: duration.default(10),
+      scanInterval: duration.default(20),
       maxProcesses: z.number().int().min(1024).default(65_536),
     })
-    .default({ scanInterval: 10, maxProcesses: 65_536 }),
+    .default({ scanInterval: 20, maxProcesses: 65_536 }),
   parse: z
     .strictObject({
       /** How long an event waits for sibling records (SYSCALL, PATH, ...) that may never come. */

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -130,6 +130,17 @@ export function k8sCgroupSegments(
     : ['kubepods', qos, `pod${podUid}`, containerId];
 }
 
+/** mkdir; false when another process made it first (we then do not own it). */
+function makeDir(dir: string): boolean {
+  try {
+    mkdirSync(dir);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
@@ -155,6 +166,9 @@ export function createCgroup(segments: readonly string[]): TestCgroup {
     // Deepest first. A cgroup v2 directory can stay busy for a moment after its last process was
     // reaped (the css is released asynchronously): retry briefly on EBUSY.
     for (const dir of [...created].reverse()) {
+      // Another user's cgroups may hang below a shared level we happened to create (/kubepods with a
+      // real containerd's pods, say): leave it to them. (rmdir would say EBUSY, not ENOTEMPTY.)
+      if (existsSync(dir) && readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory())) continue;
       for (let attempt = 0; ; attempt++) {
         try {
           rmdirSync(dir);
@@ -162,8 +176,6 @@ export function createCgroup(segments: readonly string[]): TestCgroup {
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === 'ENOENT') break;
-          // Another test's tree may hang below a shared top level we happened to create: leave it.
-          if (code === 'ENOTEMPTY') break;
           if (code !== 'EBUSY' || attempt >= 50) throw err;
           sleepSync(20);
         }
@@ -177,8 +189,7 @@ export function createCgroup(segments: readonly string[]): TestCgroup {
       for (const seg of segments) {
         const parent = dir;
         dir = join(dir, seg);
-        if (!existsSync(dir)) {
-          mkdirSync(dir);
+        if (!existsSync(dir) && makeDir(dir)) {
           created.push(dir);
           if (h.v1Cpuset) {
             // cgroup v1 cpuset: a new cgroup has empty cpus/mems and refuses tasks until both are set.

@@ -15,9 +15,10 @@
  *   wait-kill       wait for a line on stdin, then KILL_PROCESS as in `kill` (dies when the caller says)
  *   zombie          fork one child that dies at once under KILL_PROCESS; keep it unreaped (a zombie)
  *                   until a line (or EOF) on stdin, then reap it and exit 0
- *   fork N LIFE_MS GAP_MS kill|log
+ *   fork N LIFE_MS GAP_MS kill|log|errno
  *                   fork N children, one every GAP_MS; each lives LIFE_MS, then calls getppid under a
- *                   KILL_PROCESS filter (it dies) or a LOG filter (it exits 0 after the call). The parent
+ *                   KILL_PROCESS filter (it dies), a LOG filter or an ERRNO filter loaded with
+ *                   SECCOMP_FILTER_FLAG_LOG (it exits 0 after the call). The parent
  *                   reaps every child the moment it ends (pselect on SIGCHLD), like a shell or a
  *                   container's init would, so /proc/<child> is gone right after the violation.
  *
@@ -146,7 +147,8 @@ static int zombie_mode(void) {
     return 0;
 }
 
-static int fork_mode(long n, double life_ms, double gap_ms, int kill) {
+/* action: 0 log, 1 kill, 2 errno (EPERM with SECCOMP_FILTER_FLAG_LOG) */
+static int fork_mode(long n, double life_ms, double gap_ms, int action) {
     /* SIGCHLD stays blocked except inside pselect, which unblocks it atomically: a child that ends
      * between our waitpid and the wait can never be left unreaped until the next timeout. */
     sigset_t chld, orig;
@@ -175,7 +177,10 @@ static int fork_mode(long n, double life_ms, double gap_ms, int kill) {
             if (c < 0) { perror("fork"); return 1; }
             if (c == 0) {
                 sigprocmask(SIG_SETMASK, &orig, NULL);
-                if (install(kill ? SECCOMP_RET_KILL_PROCESS : SECCOMP_RET_LOG, 0)) _exit(3);
+                unsigned int ret = action == 1 ? SECCOMP_RET_KILL_PROCESS
+                                 : action == 2 ? (SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA))
+                                               : SECCOMP_RET_LOG;
+                if (install(ret, action == 2 ? SECCOMP_FILTER_FLAG_LOG : 0)) _exit(3);
                 sleep_ms(life_ms);
                 say("violate %d %.3f\n", (int)getpid(), realtime_ms());
                 syscall(__NR_getppid);
@@ -222,12 +227,13 @@ int main(int argc, char **argv) {
         return 1; /* not reached */
     }
     if (!strcmp(mode, "fork")) {
-        if (argc - argi != 4) { fprintf(stderr, "fork N LIFE_MS GAP_MS kill|log\n"); return 2; }
+        if (argc - argi != 4) { fprintf(stderr, "fork N LIFE_MS GAP_MS kill|log|errno\n"); return 2; }
         long n = atol(argv[argi]);
         double life = atof(argv[argi + 1]), gap = atof(argv[argi + 2]);
-        int kill = !strcmp(argv[argi + 3], "kill");
-        if (!kill && strcmp(argv[argi + 3], "log")) { fprintf(stderr, "action must be kill or log\n"); return 2; }
-        return fork_mode(n, life, gap, kill);
+        const char *a = argv[argi + 3];
+        int action = !strcmp(a, "kill") ? 1 : !strcmp(a, "errno") ? 2 : !strcmp(a, "log") ? 0 : -1;
+        if (action < 0) { fprintf(stderr, "action must be kill, log or errno\n"); return 2; }
+        return fork_mode(n, life, gap, action);
     }
     unsigned int action, flags = 0;
     if (!strcmp(mode, "log")) action = SECCOMP_RET_LOG;

@@ -93,7 +93,7 @@ export interface ViolatorExit {
   signal: NodeJS.Signals | null;
 }
 
-/** A running violator. Its events arrive in order through `onEvent` and are also kept in `events`. */
+/** A running violator. Its events are kept in `events` and passed in order to `onEvent` listeners. */
 export class ViolatorProcess {
   readonly child: ChildProcess;
   readonly pid: number;
@@ -131,7 +131,9 @@ export class ViolatorProcess {
     });
   }
 
+  /** Calls `listener` for every event: first those already received, then each new one. */
   onEvent(listener: (e: ViolatorEvent) => void): void {
+    for (const e of this.events) listener(e);
     this.listeners.push(listener);
   }
 
@@ -145,7 +147,7 @@ export class ViolatorProcess {
     const seen = this.events.find(hit);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      this.onEvent((e) => {
+      this.listeners.push((e) => {
         if (hit(e)) resolve(e);
       });
       void this.exited.then((x) => {
