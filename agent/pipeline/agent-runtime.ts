@@ -101,18 +101,39 @@ export class AgentRuntime {
     this.attributor = new Attributor(attributorOptions);
   }
 
+  /**
+   * Opens sinks, pre-warms attribution, then opens every source before the state directory is touched:
+   * a missing right to read the kernel's log is the first thing an operator must hear about. Chains start
+   * last, so no record is attributed before the process table knows the processes already running.
+   */
   async start(): Promise<void> {
     const { config, log } = this.o;
-    await this.ensureStateDir();
     for (const sink of config.sinks) this.sinks.push(await this.openSink(sink));
     const sourceConfigs = config.sources.length > 0 ? config.sources : [await this.autoDetected()];
     for (const sc of sourceConfigs) this.sources.push(this.makeSource(sc));
     this.processes.start();
     await this.containers?.start();
     this.pods?.start();
-    const recentIds = this.sources.length > 1 ? new RecentEventIds() : undefined;
     for (const source of this.sources) {
       const queue = new BatchQueue<unknown>();
+      try {
+        await source.start(queue);
+      } catch (err) {
+        await this.stop();
+        throw sourceStartError(source.name, err);
+      }
+      this.queues.push(queue);
+    }
+    try {
+      await this.ensureStateDir();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    const recentIds = this.sources.length > 1 ? new RecentEventIds() : undefined;
+    this.sources.forEach((source, i) => {
+      const queue = this.queues[i];
+      if (queue === undefined) return;
       const chain = new SourceChain<unknown>({
         source,
         queue,
@@ -122,13 +143,6 @@ export class AgentRuntime {
         log: log.child({ source: source.name }),
         ...(recentIds === undefined ? {} : { recentIds }),
       });
-      try {
-        await source.start(queue);
-      } catch (err) {
-        await this.stop();
-        throw sourceStartError(source.name, err);
-      }
-      this.queues.push(queue);
       this.chains.push(chain);
       this.running.push(
         chain.run().catch((err: unknown) => {
@@ -139,7 +153,7 @@ export class AgentRuntime {
         }),
       );
       log.info({ source: source.name }, 'Reading kernel records.');
-    }
+    });
   }
 
   /** Stop reading, deliver what was read, save checkpoints. */

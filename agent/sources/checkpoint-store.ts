@@ -24,7 +24,9 @@ export class CheckpointStore<T> {
       text = await readFile(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new KernwatchError(ERROR_CODES.state, `Cannot read checkpoint ${this.path}`, { cause: err });
+      throw new KernwatchError(ERROR_CODES.state, `Cannot read checkpoint ${this.path} (${reasonOf(err)})`, {
+        cause: err,
+      });
     }
     try {
       const value: unknown = JSON.parse(text);
@@ -48,7 +50,9 @@ export class CheckpointStore<T> {
       }
       await rename(tmp, this.path);
     } catch (err) {
-      throw new KernwatchError(ERROR_CODES.state, `Cannot write checkpoint ${this.path}`, { cause: err });
+      throw new KernwatchError(ERROR_CODES.state, `Cannot write checkpoint ${this.path} (${reasonOf(err)})`, {
+        cause: err,
+      });
     }
   }
 }
@@ -56,4 +60,8 @@ export class CheckpointStore<T> {
 /** Source names carry paths: keep them readable but safe as one file name. */
 function fileNameFor(sourceName: string): string {
   return sourceName.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200);
+}
+
+function reasonOf(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
 }

@@ -212,7 +212,13 @@ describe.skipIf(why !== undefined)('kmsg source on the real /dev/kmsg', () => {
     await s.start(out);
     const pid = await violate(3000);
     const read = (): number => out.lines().filter(seccompOf(pid)).length;
-    await waitFor('every record read or counted lost', () => read() + s.counters.transportLoss >= 3000);
+    await waitFor('every record read or counted lost', () => read() + s.counters.transportLoss >= 3000).catch(
+      (err: unknown) => {
+        throw new Error(
+          `${String(err)}: read ${String(read())}, transport ${String(s.counters.transportLoss)}, kernel ${String(s.counters.kernelLoss)}`,
+        );
+      },
+    );
     expect(s.counters.transportLoss).toBeGreaterThan(0);
     expect(read() + s.counters.transportLoss).toBe(3000);
     expect(s.counters.kernelLoss).toBe(0);
