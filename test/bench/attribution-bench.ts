@@ -13,8 +13,8 @@
  *
  * With --kmsg, the lookups are instead made when the kernel's own record (audit type=1326, pid=<child>)
  * is read from /dev/kmsg, with the record's timestamp: the real record path. The kernel lets only
- * kernel.printk_ratelimit_burst audit lines per printk_ratelimit seconds through to kmsg; the burst is
- * raised for the run and restored afterwards. Records do not reach kmsg while an auditd runs.
+ * kernel.printk_ratelimit_burst audit lines per printk_ratelimit seconds through to kmsg; the limit is
+ * switched off for the run (interval 0) and restored afterwards. Records do not reach kmsg while an auditd runs.
  *
  * Also measured: the scan's cost (µs per tick; CPU share of one core at the chosen interval), idle and
  * during the run, and the cost of one full listing of /proc.
@@ -23,11 +23,12 @@
  * Flags: --children N (200), --lifetimes 1,10,50,250, --delays 0,5,20,1000, --intervals (the agent's
  * default; a list such as 10,20,40 sweeps the scan interval), --gap ms (5), --style cgroupfs|systemd (cgroupfs), --kmsg.
  */
-import { closeSync, constants, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { PROCESS_TABLE_DEFAULTS, ProcessTable } from '../../agent/attribute/proc/process-table.js';
 import { createK8sCgroup, type CgroupStyle } from '../helpers/k8s-cgroup.js';
+import { disablePrintkRateLimit } from '../helpers/printk-ratelimit.js';
 import { buildViolator, startViolatorIn, type ViolatorProcess } from '../helpers/violator.js';
 
 interface Options {
@@ -124,8 +125,6 @@ class KmsgReader {
     closeSync(this.fd);
   }
 }
-
-const BURST = '/proc/sys/kernel/printk_ratelimit_burst';
 
 async function runLifetime(
   bin: string,
@@ -286,18 +285,14 @@ async function main(): Promise<void> {
     return;
   }
   const bin = await buildViolator();
-  let burst: string | undefined;
-  if (o.kmsg) {
-    burst = readFileSync(BURST, 'latin1').trim();
-    writeFileSync(BURST, String(Math.max(Number(burst), o.children * 10)));
-  }
+  const restorePrintk = o.kmsg ? disablePrintkRateLimit() : undefined;
   const results: LifetimeResult[] = [];
   try {
     for (const intervalMs of o.intervals) {
       for (const lifetimeMs of o.lifetimes) results.push(await runLifetime(bin, o, intervalMs, lifetimeMs));
     }
   } finally {
-    if (burst !== undefined) writeFileSync(BURST, burst);
+    restorePrintk?.();
   }
 
   const delays = o.delays.map((d) => `correct, lookup +${d} ms`);

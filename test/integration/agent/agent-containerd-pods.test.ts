@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -21,6 +21,7 @@ import {
   type TestPod,
 } from '../../helpers/containerd.js';
 import { isRoot, missingPrerequisite } from '../../helpers/prerequisites.js';
+import { disablePrintkRateLimit } from '../../helpers/printk-ratelimit.js';
 
 // Real pods: a private containerd with the CRI plugin runs busybox containers under Localhost seccomp
 // profiles that log (SCMP_ACT_LOG) or kill (SCMP_ACT_KILL_PROCESS). The agent, given only the CRI socket
@@ -37,12 +38,11 @@ describe.skipIf(skip)('kernwatch run with a real containerd', () => {
   let logger: TestContainer;
   let killed: TestContainer;
   let events: KernwatchEvent[] = [];
-  let burstBefore = '';
+  let restorePrintk: (() => void) | undefined;
   const out = join(dir, 'events.ndjson');
 
   beforeAll(async () => {
-    burstBefore = readFileSync('/proc/sys/kernel/printk_ratelimit_burst', 'utf8').trim();
-    writeFileSync('/proc/sys/kernel/printk_ratelimit_burst', '1000');
+    restorePrintk = disablePrintkRateLimit();
     containerd = await startPrivateContainerd(join(dir, 'containerd'));
     const logProfile = join(dir, 'log-mkdir.json');
     writeFileSync(
@@ -111,7 +111,7 @@ describe.skipIf(skip)('kernwatch run with a real containerd', () => {
   afterAll(async () => {
     await agent?.stop('SIGTERM');
     await containerd?.stop();
-    if (burstBefore !== '') writeFileSync('/proc/sys/kernel/printk_ratelimit_burst', burstBefore);
+    restorePrintk?.();
     rmSync(dir, { recursive: true, force: true });
   });
 

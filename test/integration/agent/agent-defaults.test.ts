@@ -1,4 +1,4 @@
-import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -13,6 +13,7 @@ import {
 } from '../../helpers/agent-process.js';
 import { noAuditdRegistered } from '../../helpers/auditd.js';
 import { hasCommand, isRoot, missingPrerequisite } from '../../helpers/prerequisites.js';
+import { disablePrintkRateLimit } from '../../helpers/printk-ratelimit.js';
 import { buildViolator, runViolator } from '../../helpers/violator.js';
 
 // The README's run command: `kernwatch run` with no source and no sink picks the live source itself and
@@ -28,15 +29,14 @@ const skip = missingPrerequisite([
 
 describe.skipIf(skip)('kernwatch run with its embedded defaults', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kw-e2e-defaults-'));
-  let burstBefore = '';
+  let restorePrintk: (() => void) | undefined;
   afterAll(() => {
-    if (burstBefore !== '') writeFileSync('/proc/sys/kernel/printk_ratelimit_burst', burstBefore);
+    restorePrintk?.();
     rmSync(dir, { recursive: true, force: true });
   });
 
   test('with no source or sink given it reads /dev/kmsg (no auditd runs) and prints each violation on stdout', async () => {
-    burstBefore = readFileSync('/proc/sys/kernel/printk_ratelimit_burst', 'utf8').trim();
-    writeFileSync('/proc/sys/kernel/printk_ratelimit_burst', '1000');
+    restorePrintk = disablePrintkRateLimit();
     const violator = await buildViolator();
     // Only the state directory is moved, so the test leaves /var/lib untouched.
     const agent = startAgent(['run', '--state-dir', join(dir, 'state')]);

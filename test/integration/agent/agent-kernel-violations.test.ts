@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -15,6 +15,7 @@ import { noAuditdRegistered, startPrivateAuditd, type PrivateAuditd } from '../.
 import { FakeKubeApi, fakePod } from '../../helpers/fake-kube-api.js';
 import { CGROUP_STYLE, createK8sCgroup, type K8sCgroup } from '../../helpers/k8s-cgroup.js';
 import { hasCommand, isRoot, missingPrerequisite } from '../../helpers/prerequisites.js';
+import { disablePrintkRateLimit } from '../../helpers/printk-ratelimit.js';
 import { buildViolator, startViolatorIn, type ViolatorProcess } from '../../helpers/violator.js';
 
 // The whole agent against the real kernel: seccomp violations (LOG, ERRNO with FLAG_LOG, KILL_PROCESS of a
@@ -55,7 +56,7 @@ describe.skipIf(skip)('kernwatch run against real seccomp violations', () => {
   let api: FakeKubeApi;
   let kubeconfig = '';
   const scenarios: Scenario[] = [];
-  let burstBefore = '';
+  let restorePrintk: (() => void) | undefined;
 
   beforeAll(async () => {
     violator = await buildViolator();
@@ -94,12 +95,11 @@ describe.skipIf(skip)('kernwatch run against real seccomp violations', () => {
     }
     // Without auditd the kernel lets 10 audit lines per 5 s through to kmsg; this test makes a handful,
     // but earlier tests may have used the burst up.
-    burstBefore = readFileSync('/proc/sys/kernel/printk_ratelimit_burst', 'utf8').trim();
-    writeFileSync('/proc/sys/kernel/printk_ratelimit_burst', '1000');
+    restorePrintk = disablePrintkRateLimit();
   });
 
   afterAll(async () => {
-    if (burstBefore !== '') writeFileSync('/proc/sys/kernel/printk_ratelimit_burst', burstBefore);
+    restorePrintk?.();
     await api.close();
     for (const s of scenarios) s.cgroup.remove();
     rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +17,7 @@ import { noAuditdRegistered } from '../../helpers/auditd.js';
 import { hasJournald, startPrivateJournald, type PrivateJournald } from '../../helpers/journald.js';
 import { hasCommand, isRoot, missingPrerequisite } from '../../helpers/prerequisites.js';
 import { buildViolator, runViolator } from '../../helpers/violator.js';
+import { disablePrintkRateLimit } from '../../helpers/printk-ratelimit.js';
 
 /**
  * The journald source against a real systemd-journald (test/helpers/journald.ts) that ingests the real
@@ -32,8 +33,6 @@ const why = missingPrerequisite([
   hasJournald,
   noAuditdRegistered,
 ]);
-
-const BURST = '/proc/sys/kernel/printk_ratelimit_burst';
 
 /** The pipeline's side of the contract; while `hold` is set, put() waits until release() is called. */
 class CollectingWriter implements BatchWriter<JournalPosition> {
@@ -91,7 +90,7 @@ describe.skipIf(why !== undefined)('journald source on a real systemd-journald',
   let dir = '';
   let stateDir = '';
   let journald: PrivateJournald | undefined;
-  let burstBefore = '';
+  let restorePrintk: (() => void) | undefined;
   const running: JournaldSource[] = [];
 
   function source(options: { maxBatchLines?: number } = {}): JournaldSource {
@@ -134,8 +133,7 @@ describe.skipIf(why !== undefined)('journald source on a real systemd-journald',
   }
 
   beforeAll(async () => {
-    burstBefore = readFileSync(BURST, 'utf8').trim();
-    writeFileSync(BURST, '10000');
+    restorePrintk = disablePrintkRateLimit();
     dir = mkdtempSync(join(tmpdir(), 'kernwatch-journald-'));
     journald = await startPrivateJournald(dir);
     await buildViolator();
@@ -144,7 +142,7 @@ describe.skipIf(why !== undefined)('journald source on a real systemd-journald',
   afterAll(async () => {
     for (const s of running.splice(0)) await s.stop();
     await journald?.stop();
-    writeFileSync(BURST, burstBefore);
+    restorePrintk?.();
     if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
