@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { format, resolveConfig } from 'prettier';
 import { findRepoRoot, generateAuditLog } from './audit-log-generator.js';
 
 const DOCS_START = '<!-- agent-bench:start -->';
@@ -131,7 +132,8 @@ function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
-function updateDocs(table: string): void {
+/** Rewrites the marked section, then lays the file out as prettier does (the lint checks docs too). */
+async function updateDocs(table: string): Promise<void> {
   const path = join(root, 'docs/benchmarks.md');
   const text = readFileSync(path, 'utf8');
   const start = text.indexOf(DOCS_START);
@@ -140,7 +142,9 @@ function updateDocs(table: string): void {
     console.log(`note: ${path} has no ${DOCS_START} section; not updated`);
     return;
   }
-  writeFileSync(path, `${text.slice(0, start + DOCS_START.length)}\n${table}\n${text.slice(end)}`);
+  const updated = `${text.slice(0, start + DOCS_START.length)}\n\n${table}\n\n${text.slice(end)}`;
+  const options = (await resolveConfig(path)) ?? {};
+  writeFileSync(path, await format(updated, { ...options, filepath: path }));
 }
 
 await main();
