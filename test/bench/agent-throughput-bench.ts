@@ -122,7 +122,7 @@ async function main(): Promise<void> {
       `| kernwatch parse (same file, no live source, no attribution) | ${fmt(bestParse)} | ${fmt((bestParse * gen.lines) / expected)} | ${(bestAgent / bestParse).toFixed(2)}x |`,
     ].join('\n');
     console.log(table);
-    if (!values['no-docs']) updateDocs(table);
+    if (!values['no-docs']) await updateDocs(table);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
