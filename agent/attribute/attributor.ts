@@ -16,6 +16,8 @@ import type {
   ProcessIdentity,
 } from './attribution-types.js';
 
+const MEMO_WINDOW_MS = 1000;
+
 /** pid → container identity: /proc now, or the pre-warmed cache for processes already gone. */
 export interface ProcessLookupTable {
   lookup(pid: number, atMs: number): ProcessAttribution;
@@ -69,10 +71,19 @@ export class Attributor implements DenialAttributor {
   constructor(private readonly o: AttributorOptions) {}
 
   async attribute(denials: readonly IdentifiedDenial[], source: EventSource): Promise<KernwatchEvent[]> {
+    // A flood comes from few processes: within one batch, a pid looked up for a record less than a second
+    // from an earlier one gets the same answer (a pid cannot be reused that fast without a scan noticing),
+    // which saves a /proc read per record when it matters most.
+    const memo = new Map<number, { atMs: number; identity: ProcessIdentity | undefined }>();
     const identities = denials.map((d) => {
-      const atMs = Date.parse(d.denial.time);
-      const found = this.o.processes.lookup(d.denial.process.pid, Number.isNaN(atMs) ? Date.now() : atMs);
+      const parsed = Date.parse(d.denial.time);
+      const atMs = Number.isNaN(parsed) ? Date.now() : parsed;
+      const pid = d.denial.process.pid;
+      const known = memo.get(pid);
+      if (known !== undefined && Math.abs(known.atMs - atMs) < MEMO_WINDOW_MS) return known.identity;
+      const found = this.o.processes.lookup(pid, atMs);
       if (found.lookup === 'cached') this.counters.fromCache++;
+      memo.set(pid, { atMs, identity: found.identity });
       return found.identity;
     });
     const containers = await this.containerMetadata(identities);
