@@ -3,6 +3,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KernwatchEvent } from '../../agent/events.js';
 import { findRepoRoot } from '../bench/audit-log-generator.js';
+import { waitFor } from './wait.js';
+
+export { waitFor };
 
 /** The built CLI: `npm test` builds first, so end-to-end tests run the agent exactly as users do. */
 export const CLI = join(findRepoRoot(), 'dist/agent/cli/main.js');
@@ -67,22 +70,6 @@ export function eventsIn(text: string): KernwatchEvent[] {
 
 export function eventsInFile(path: string): KernwatchEvent[] {
   return existsSync(path) ? eventsIn(readFileSync(path, 'utf8')) : [];
-}
-
-/** Polls until `check` returns a value (not undefined) or the deadline passes (then throws with `what`). */
-export async function waitFor<T>(
-  what: string | (() => string),
-  check: () => T | undefined,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Waits until the agent logged that it is running (its sources are open). */

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { waitUntil } from './wait.js';
 
 /**
  * A private auditd for tests (adapted from ../shared/recipes/auditd-start.sh and auditd-stop.sh): its own
@@ -104,14 +105,6 @@ function auditdConf(dir: string): string {
     'name_format = NONE',
     '',
   ].join('\n');
-}
-
-async function waitUntil(what: string, done: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /**

@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { auditStatus } from './auditd.js';
+import { waitUntil } from './wait.js';
 
 /**
  * A real systemd-journald for tests, without systemd and without touching the host: it runs in a private
@@ -52,14 +53,6 @@ const MOUNT_AND_EXEC = [
   'mount --bind "$1/journald.conf" /etc/systemd/journald.conf',
   `exec ${JOURNALD}`,
 ].join('\n');
-
-async function waitUntil(what: string, done: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Starts journald with its state under `dir`; resolves once its journal holds its first entries. */
 export async function startPrivateJournald(dir: string): Promise<PrivateJournald> {

@@ -43,9 +43,11 @@ describe.skipIf(skip)('kernwatch run with its embedded defaults', () => {
     try {
       await agentReady(agent);
       expect(agent.stderr()).toContain('so the kernel writes audit records to /dev/kmsg');
-      const { events } = await runViolator(violator, ['log', '1']);
-      const ready = events.find((e) => e.kind === 'ready');
-      const pid = ready?.kind === 'ready' ? ready.pid : -1;
+      // A child that lives 100 ms before it violates: long enough for the agent's scan to know it (a host
+      // process that violates within a millisecond of its start can be gone before any read: unresolved).
+      const { events } = await runViolator(violator, ['fork', '1', '100', '0', 'log']);
+      const violated = events.find((e) => e.kind === 'violate');
+      const pid = violated?.kind === 'violate' ? violated.pid : -1;
       const event = await waitFor('the violation on stdout', () =>
         eventsIn(agent.stdout()).find((e) => e.process.pid === pid),
       );

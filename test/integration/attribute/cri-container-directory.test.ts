@@ -1,7 +1,6 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CriCallError, CriClient } from '../../../agent/attribute/cri/cri-client.js';
@@ -16,6 +15,7 @@ import {
   type TestPod,
 } from '../../helpers/containerd.js';
 import { missingPrerequisite } from '../../helpers/prerequisites.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 /**
  * The CRI side of attribution against a real containerd 1.6 (private instance, local images): a
@@ -29,14 +29,6 @@ async function containerIdOfPid(pid: number): Promise<string> {
   const text = await readFile(`/proc/${pid}/cgroup`, 'utf8');
   const line = text.split('\n').find((l) => l.startsWith('0::')) ?? '';
   return line.slice(line.lastIndexOf('/') + 1);
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 describe.skipIf(why)('container metadata from a real containerd', () => {
@@ -261,10 +253,10 @@ describe.skipIf(why)('a container directory started before its runtime', () => {
     expect(directory.connected).toBe(false);
     expect(directory.counters.errors).toBe(1);
     expect(await directory.resolve('a'.repeat(64))).toBeUndefined();
-    await waitFor(() => (directory?.counters.errors ?? 0) >= 3, 'background retries');
+    await waitUntil('background retries', () => (directory?.counters.errors ?? 0) >= 3);
 
     containerd = await startPrivateContainerd(dir);
-    await waitFor(() => directory?.connected === true, 'the directory to reach containerd');
+    await waitUntil('the directory to reach containerd', () => directory?.connected === true);
     const pod = await containerd.runPod({ name: 'late-pod' });
     const container = await containerd.createContainer(pod, {
       name: 'c',

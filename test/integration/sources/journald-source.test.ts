@@ -18,6 +18,7 @@ import { hasJournald, startPrivateJournald, type PrivateJournald } from '../../h
 import { hasCommand, isRoot, missingPrerequisite } from '../../helpers/prerequisites.js';
 import { buildViolator, runViolator } from '../../helpers/violator.js';
 import { disablePrintkRateLimit } from '../../helpers/printk-ratelimit.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 /**
  * The journald source against a real systemd-journald (test/helpers/journald.ts) that ingests the real
@@ -57,18 +58,6 @@ class CollectingWriter implements BatchWriter<JournalPosition> {
 
   lines(): string[] {
     return this.batches.flatMap((b) => b.lines);
-  }
-}
-
-async function waitFor(
-  what: string,
-  done: () => boolean | Promise<boolean>,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -160,7 +149,7 @@ describe.skipIf(why !== undefined)('journald source on a real systemd-journald',
     const s = source();
     await s.start(out);
     const pid = await violate();
-    await waitFor(
+    await waitUntil(
       'both entries',
       () => out.lines().some(auditEntryOf(pid)) && out.lines().some(kernelEntryOf(pid)),
     );
@@ -187,11 +176,11 @@ describe.skipIf(why !== undefined)('journald source on a real systemd-journald',
 
   it('starts at the end of the journal when it has no checkpoint', async () => {
     const before = await violate();
-    await waitFor('journald to store the earlier entry', () => journalHas(auditEntryOf(before)));
+    await waitUntil('journald to store the earlier entry', () => journalHas(auditEntryOf(before)));
     const out = new CollectingWriter();
     await source().start(out);
     const after = await violate();
-    await waitFor('the new entry', () => out.lines().some(auditEntryOf(after)));
+    await waitUntil('the new entry', () => out.lines().some(auditEntryOf(after)));
     expect(out.lines().filter(auditEntryOf(before))).toEqual([]);
   });
 
@@ -200,19 +189,19 @@ describe.skipIf(why !== undefined)('journald source on a real systemd-journald',
     const out1 = new CollectingWriter();
     await first.start(out1);
     const delivered = await violate();
-    await waitFor('the first entry', () => out1.lines().some(auditEntryOf(delivered)));
+    await waitUntil('the first entry', () => out1.lines().some(auditEntryOf(delivered)));
     const last = out1.batches.at(-1);
     if (last === undefined) throw new Error('no batch');
     await first.commit(last.to);
     await first.stop();
 
     const whileStopped = await violate();
-    await waitFor('journald to store the entry', () => journalHas(auditEntryOf(whileStopped)));
+    await waitUntil('journald to store the entry', () => journalHas(auditEntryOf(whileStopped)));
 
     const out2 = new CollectingWriter();
     await source().start(out2);
     const afterRestart = await violate();
-    await waitFor('the entry after the restart', () => out2.lines().some(auditEntryOf(afterRestart)));
+    await waitUntil('the entry after the restart', () => out2.lines().some(auditEntryOf(afterRestart)));
     expect(out2.lines().filter(auditEntryOf(delivered))).toEqual([]);
     expect(out2.lines().filter(auditEntryOf(whileStopped))).toHaveLength(1);
   });
@@ -222,14 +211,14 @@ describe.skipIf(why !== undefined)('journald source on a real systemd-journald',
     const s = source();
     await s.start(out);
     const before = await violate();
-    await waitFor('the first entry', () => out.lines().some(auditEntryOf(before)));
+    await waitUntil('the first entry', () => out.lines().some(auditEntryOf(before)));
     const firstChild = s.childPid;
     if (firstChild === undefined) throw new Error('no journalctl child');
     process.kill(firstChild, 'SIGKILL');
-    await waitFor('a new journalctl', () => s.childPid !== undefined && s.childPid !== firstChild);
+    await waitUntil('a new journalctl', () => s.childPid !== undefined && s.childPid !== firstChild);
 
     const after = await violate();
-    await waitFor('the entry after the restart', () => out.lines().some(auditEntryOf(after)));
+    await waitUntil('the entry after the restart', () => out.lines().some(auditEntryOf(after)));
     expect(s.counters.reopens).toBe(1);
     const cursors = out.lines().map(cursorOf);
     expect(new Set(cursors).size).toBe(cursors.length);
@@ -246,7 +235,7 @@ describe.skipIf(why !== undefined)('journald source on a real systemd-journald',
     for (let round = 0; round < 20; round++) {
       const pid = await violate(25);
       pids.push(pid);
-      await waitFor('journald to store the round', async () => (await storedAuditEntries(pid)) === 25);
+      await waitUntil('journald to store the round', async () => (await storedAuditEntries(pid)) === 25);
     }
     // 500 audit and 500 kernel entries are in the journal; without the pause they would all sit in memory.
     // With it, what one pipe read brought (64 KiB: at most ~130 entries of >= 500 bytes) waits behind
@@ -256,7 +245,7 @@ describe.skipIf(why !== undefined)('journald source on a real systemd-journald',
 
     out.release();
     const ours = (line: string): boolean => pids.some((pid) => auditEntryOf(pid)(line));
-    await waitFor('every entry', () => out.lines().filter(ours).length === 500);
+    await waitUntil('every entry', () => out.lines().filter(ours).length === 500);
     const cursors = out.lines().map(cursorOf);
     expect(new Set(cursors).size).toBe(cursors.length);
     const serials = out

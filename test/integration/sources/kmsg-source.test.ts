@@ -12,6 +12,7 @@ import { silentLogger } from '../../../agent/telemetry/logger.js';
 import { noAuditdRegistered } from '../../helpers/auditd.js';
 import { hasCommand, isRoot, missingPrerequisite } from '../../helpers/prerequisites.js';
 import { buildViolator, runViolator } from '../../helpers/violator.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 /**
  * The /dev/kmsg source against the real kernel: seccomp violations made by test/helpers/seccomp-violator.c
@@ -42,14 +43,6 @@ class CollectingWriter implements BatchWriter<KmsgPosition> {
 
   lines(): string[] {
     return this.batches.flatMap((b) => b.lines);
-  }
-}
-
-async function waitFor(what: string, done: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -125,7 +118,7 @@ describe.skipIf(why !== undefined)('kmsg source on the real /dev/kmsg', () => {
     const s = source();
     await s.start(out);
     const pid = await violate();
-    await waitFor('the seccomp record', () => out.lines().some(seccompOf(pid)));
+    await waitUntil('the seccomp record', () => out.lines().some(seccompOf(pid)));
 
     const batch = out.batches.find((b) => b.lines.some(seccompOf(pid)));
     const line = batch?.lines.find(seccompOf(pid)) ?? '';
@@ -144,7 +137,7 @@ describe.skipIf(why !== undefined)('kmsg source on the real /dev/kmsg', () => {
     const out = new CollectingWriter();
     await source().start(out);
     const after = await violate();
-    await waitFor('the new seccomp record', () => out.lines().some(seccompOf(after)));
+    await waitUntil('the new seccomp record', () => out.lines().some(seccompOf(after)));
     expect(out.lines().filter(seccompOf(before))).toEqual([]);
   });
 
@@ -153,7 +146,7 @@ describe.skipIf(why !== undefined)('kmsg source on the real /dev/kmsg', () => {
     const out1 = new CollectingWriter();
     await first.start(out1);
     const delivered = await violate();
-    await waitFor('the first record', () => out1.lines().some(seccompOf(delivered)));
+    await waitUntil('the first record', () => out1.lines().some(seccompOf(delivered)));
     const last = out1.batches.at(-1);
     if (last === undefined) throw new Error('no batch');
     await first.commit(last.to);
@@ -165,7 +158,7 @@ describe.skipIf(why !== undefined)('kmsg source on the real /dev/kmsg', () => {
     const out2 = new CollectingWriter();
     await source().start(out2);
     const afterRestart = await violate();
-    await waitFor('the record after the restart', () => out2.lines().some(seccompOf(afterRestart)));
+    await waitUntil('the record after the restart', () => out2.lines().some(seccompOf(afterRestart)));
     expect(out2.lines().filter(seccompOf(delivered))).toEqual([]);
     expect(out2.lines().filter(seccompOf(whileStopped))).toHaveLength(1);
     expect(kmsgSeq(out2.lines()[0] ?? '')).toBe(last.to.seq + 1);
@@ -187,7 +180,7 @@ describe.skipIf(why !== undefined)('kmsg source on the real /dev/kmsg', () => {
     const out = new CollectingWriter();
     const s = source();
     await s.start(out);
-    await waitFor('the record from before the start', () => out.lines().some(seccompOf(before)));
+    await waitUntil('the record from before the start', () => out.lines().some(seccompOf(before)));
     // The oldest record it got is the ring's oldest, unless something flooded the ring meanwhile.
     expect(kmsgSeq(out.lines()[0] ?? '')).toBeGreaterThanOrEqual(kmsgSeq(oldest));
     expect(kmsgSeq(out.lines()[0] ?? '')).toBeLessThanOrEqual(kmsgSeq(beforeLine));
@@ -202,7 +195,7 @@ describe.skipIf(why !== undefined)('kmsg source on the real /dev/kmsg', () => {
     await s.start(out);
     const pid = await violate();
     await waitForRingRecord(seccompOf(pid));
-    await waitFor('the refused record to be counted', () => s.counters.dropped > 0);
+    await waitUntil('the refused record to be counted', () => s.counters.dropped > 0);
     expect(s.counters.dropped).toBe(s.counters.linesRead);
     expect(s.counters.batches).toBe(0);
     expect(out.batches).toEqual([]);
@@ -215,13 +208,14 @@ describe.skipIf(why !== undefined)('kmsg source on the real /dev/kmsg', () => {
     await s.start(out);
     const pid = await violate(3000);
     const read = (): number => out.lines().filter(seccompOf(pid)).length;
-    await waitFor('every record read or counted lost', () => read() + s.counters.transportLoss >= 3000).catch(
-      (err: unknown) => {
-        throw new Error(
-          `${String(err)}: read ${String(read())}, transport ${String(s.counters.transportLoss)}, kernel ${String(s.counters.kernelLoss)}`,
-        );
-      },
-    );
+    await waitUntil(
+      'every record read or counted lost',
+      () => read() + s.counters.transportLoss >= 3000,
+    ).catch((err: unknown) => {
+      throw new Error(
+        `${String(err)}: read ${String(read())}, transport ${String(s.counters.transportLoss)}, kernel ${String(s.counters.kernelLoss)}`,
+      );
+    });
     expect(s.counters.transportLoss).toBeGreaterThan(0);
     expect(read() + s.counters.transportLoss).toBe(3000);
     expect(s.counters.kernelLoss).toBe(0);
@@ -247,7 +241,7 @@ describe.skipIf(why !== undefined)('kmsg source on the real /dev/kmsg', () => {
     await new Promise((r) => setTimeout(r, intervalMs + 200));
     // The first record after the pause makes the kernel print how many calls it suppressed.
     const after = await violate();
-    await waitFor('the record after the pause', () => out.lines().some(seccompOf(after)));
+    await waitUntil('the record after the pause', () => out.lines().some(seccompOf(after)));
 
     const suppressed = out
       .lines()

@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiException, CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeKubeApi, fakePod } from '../../helpers/fake-kube-api.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 /**
  * The fake API server is the one fake the suite allows, so it is held to the real server's behaviour,
@@ -23,14 +23,6 @@ interface OpenWatch {
   raw: { type: string; object: unknown }[];
   ended: Promise<unknown>;
   abort(): void;
-}
-
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
 }
 
 function metaOf(object: unknown): { name: string; resourceVersion: string } {
@@ -260,10 +252,10 @@ describe('the fake Kubernetes API server, driven by @kubernetes/client-node', ()
       fieldSelector: 'spec.nodeName=node-a',
       resourceVersion: from,
     });
-    await waitFor(() => watch.events.length === 2, 'the replayed events');
+    await waitUntil('the replayed events', () => watch.events.length === 2, 10_000, 5);
     api.deletePod('default', 'a1');
     api.deletePod('default', 'b1');
-    await waitFor(() => watch.events.length === 3, 'the live deletion');
+    await waitUntil('the live deletion', () => watch.events.length === 3, 10_000, 5);
 
     expect(watch.events.map((e) => `${e.type} ${e.name}`)).toStrictEqual([
       'ADDED a1',
@@ -288,7 +280,7 @@ describe('the fake Kubernetes API server, driven by @kubernetes/client-node', ()
     api.updatePod('default', 'web', (pod) => {
       pod.metadata.labels = { app: 'web' };
     });
-    await waitFor(() => watch.events.length === 2, 'two events');
+    await waitUntil('two events', () => watch.events.length === 2, 10_000, 5);
     expect(watch.events.map((e) => e.type)).toStrictEqual(['DELETED', 'ADDED']);
   });
 
@@ -296,7 +288,7 @@ describe('the fake Kubernetes API server, driven by @kubernetes/client-node', ()
     api.createPod(fakePod({ name: 'x', nodeName: 'node-a' }));
     api.createPod(fakePod({ name: 'y', nodeName: 'node-b' }));
     const watch = await openWatch('/api/v1/pods', { fieldSelector: 'spec.nodeName=node-a' });
-    await waitFor(() => watch.events.length === 1, 'the synthetic ADDED');
+    await waitUntil('the synthetic ADDED', () => watch.events.length === 1, 10_000, 5);
     expect(watch.events.map((e) => `${e.type} ${e.name}`)).toStrictEqual(['ADDED x']);
   });
 
@@ -306,7 +298,12 @@ describe('the fake Kubernetes API server, driven by @kubernetes/client-node', ()
     const without = await openWatch('/api/v1/pods', { resourceVersion: rv });
     api.createPod(fakePod({ name: 'elsewhere', nodeName: 'node-b' }));
     api.sendBookmarks();
-    await waitFor(() => withBookmarks.events.length === 2 && without.events.length === 1, 'the events');
+    await waitUntil(
+      'the events',
+      () => withBookmarks.events.length === 2 && without.events.length === 1,
+      10_000,
+      5,
+    );
     expect(withBookmarks.events.map((e) => e.type)).toStrictEqual(['ADDED', 'BOOKMARK']);
     expect(withBookmarks.events[1]?.rv).toBe(api.resourceVersion);
     expect(withBookmarks.raw[1]?.object).toStrictEqual({

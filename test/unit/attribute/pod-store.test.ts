@@ -1,13 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadKubeConfig } from '../../../agent/attribute/pods/kube-config.js';
 import { PodStore, type PodStoreOptions } from '../../../agent/attribute/pods/pod-store.js';
 import { ERROR_CODES, KernwatchError } from '../../../agent/errors.js';
 import { silentLogger } from '../../../agent/telemetry/logger.js';
 import { FakeKubeApi, fakePod } from '../../helpers/fake-kube-api.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 /**
  * The node-scoped pod informer against the fake API server, through @kubernetes/client-node: what it
@@ -16,14 +16,6 @@ import { FakeKubeApi, fakePod } from '../../helpers/fake-kube-api.js';
  */
 
 const NODE = 'node-a';
-
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 describe('the pod store of one node', () => {
   let dir = '';
@@ -48,7 +40,7 @@ describe('the pod store of one node', () => {
     const store = newStore(options);
     store.start();
     expect(await store.waitForSync(10_000)).toBe(true);
-    await waitFor(() => api.watchCount === 1, 'the watch');
+    await waitUntil('the watch', () => api.watchCount === 1, 10_000, 5);
     return store;
   }
 
@@ -109,16 +101,16 @@ describe('the pod store of one node', () => {
     const store = await syncedStore({ now: () => now });
     const pod = api.createPod(fakePod({ name: 'job-x', nodeName: NODE, labels: { run: '1' } }));
     const uid = pod.metadata.uid ?? '';
-    await waitFor(() => store.byUid(uid) !== undefined, 'the new pod');
+    await waitUntil('the new pod', () => store.byUid(uid) !== undefined, 10_000, 5);
 
     api.updatePod('default', 'job-x', (p) => {
       p.metadata.labels = { run: '2' };
     });
-    await waitFor(() => store.byUid(uid)?.labels?.run === '2', 'the label change');
+    await waitUntil('the label change', () => store.byUid(uid)?.labels?.run === '2', 10_000, 5);
 
     now += 42;
     api.deletePod('default', 'job-x');
-    await waitFor(() => store.byUid(uid)?.deletedAtMs !== undefined, 'the deletion');
+    await waitUntil('the deletion', () => store.byUid(uid)?.deletedAtMs !== undefined, 10_000, 5);
     expect(store.byUid(uid)?.deletedAtMs).toBe(1_000_042);
     expect(store.byName('default', 'job-x')?.uid).toBe(uid);
     expect(api.count('list')).toBe(1);
@@ -143,7 +135,7 @@ describe('the pod store of one node', () => {
     const uid = pod.metadata.uid ?? '';
     const store = await syncedStore({ now: () => now, retentionMs: 60_000 });
     api.deletePod('default', 'gone');
-    await waitFor(() => store.byUid(uid)?.deletedAtMs === 0, 'the deletion');
+    await waitUntil('the deletion', () => store.byUid(uid)?.deletedAtMs === 0, 10_000, 5);
 
     now = 59_999;
     expect(store.byUid(uid)?.name).toBe('gone');
@@ -163,7 +155,12 @@ describe('the pod store of one node', () => {
     api.closeWatches();
     api.deletePod('default', 'missed');
     api.compactHistory();
-    await waitFor(() => store.byUid(missed.metadata.uid ?? '')?.deletedAtMs !== undefined, 'the relist');
+    await waitUntil(
+      'the relist',
+      () => store.byUid(missed.metadata.uid ?? '')?.deletedAtMs !== undefined,
+      10_000,
+      5,
+    );
 
     expect(store.byUid(kept.metadata.uid ?? '')?.deletedAtMs).toBeUndefined();
     expect(store.counters.expired).toBe(1);
@@ -178,11 +175,11 @@ describe('the pod store of one node', () => {
     // Changes on other nodes move the resourceVersion without an event for this node's watch.
     for (let i = 0; i < 5; i++) api.createPod(fakePod({ name: `remote-${String(i)}`, nodeName: 'node-b' }));
     api.sendBookmarks();
-    await waitFor(() => store.resourceVersion === api.resourceVersion, 'the bookmark');
+    await waitUntil('the bookmark', () => store.resourceVersion === api.resourceVersion, 10_000, 5);
 
     api.compactHistory();
     api.closeWatches();
-    await waitFor(() => api.count('watch') === 2 && api.watchCount === 1, 'the resumed watch');
+    await waitUntil('the resumed watch', () => api.count('watch') === 2 && api.watchCount === 1, 10_000, 5);
     expect(api.requests.filter((r) => r.verb === 'watch').map((r) => r.query.resourceVersion)).toStrictEqual([
       api.requests.find((r) => r.verb === 'watch')?.query.resourceVersion,
       api.resourceVersion,
@@ -203,9 +200,9 @@ describe('the pod store of one node', () => {
     api.failNext('watch', 503, 'ServiceUnavailable', 'the server is currently unable to handle the request');
     const store = newStore();
     store.start();
-    await waitFor(() => api.watchCount === 1, 'a healthy watch');
+    await waitUntil('a healthy watch', () => api.watchCount === 1, 10_000, 5);
     const pod = api.createPod(fakePod({ name: 'after', nodeName: NODE }));
-    await waitFor(() => store.byUid(pod.metadata.uid ?? '') !== undefined, 'the new pod');
+    await waitUntil('the new pod', () => store.byUid(pod.metadata.uid ?? '') !== undefined, 10_000, 5);
     expect([store.counters.errors, api.count('list'), api.count('watch')]).toStrictEqual([1, 1, 2]);
   });
 
@@ -214,7 +211,12 @@ describe('the pod store of one node', () => {
     const store = await syncedStore();
     api.deletePod('data', 'db-0');
     const second = api.createPod(fakePod({ name: 'db-0', namespace: 'data', nodeName: NODE }));
-    await waitFor(() => store.byName('data', 'db-0')?.uid === second.metadata.uid, 'the replacement');
+    await waitUntil(
+      'the replacement',
+      () => store.byName('data', 'db-0')?.uid === second.metadata.uid,
+      10_000,
+      5,
+    );
     expect(store.byUid(first.metadata.uid ?? '')?.deletedAtMs).toBeDefined();
     expect(store.byUid(second.metadata.uid ?? '')?.deletedAtMs).toBeUndefined();
   });
@@ -225,7 +227,7 @@ describe('the pod store of one node', () => {
     const b = api.createPod(fakePod({ name: 'b', nodeName: NODE }));
     api.deletePod('default', 'a');
     const c = api.createPod(fakePod({ name: 'c', nodeName: NODE }));
-    await waitFor(() => store.byUid(c.metadata.uid ?? '') !== undefined, 'the third pod');
+    await waitUntil('the third pod', () => store.byUid(c.metadata.uid ?? '') !== undefined, 10_000, 5);
     expect(store.size).toBe(2);
     expect(store.byUid(a.metadata.uid ?? '')).toBeUndefined();
     expect(store.byUid(b.metadata.uid ?? '')?.name).toBe('b');
@@ -235,7 +237,7 @@ describe('the pod store of one node', () => {
   it('stops its watch on stop, leaving no request open', async () => {
     const store = await syncedStore();
     await store.stop();
-    await waitFor(() => api.watchCount === 0, 'the watch to close');
+    await waitUntil('the watch to close', () => api.watchCount === 0, 10_000, 5);
     expect(api.count('watch')).toBe(1);
   });
 });
