@@ -52,6 +52,8 @@ export interface AttributionCounters {
   /** Found through the cache because the process was already gone (killed and reaped). */
   fromCache: number;
   criMisses: number;
+  /** Batches whose attribution failed unexpectedly and went out unresolved. */
+  failures: number;
 }
 
 /**
@@ -66,11 +68,28 @@ export class Attributor implements DenialAttributor {
     unresolved: 0,
     fromCache: 0,
     criMisses: 0,
+    failures: 0,
   };
 
   constructor(private readonly o: AttributorOptions) {}
 
   async attribute(denials: readonly IdentifiedDenial[], source: EventSource): Promise<KernwatchEvent[]> {
+    try {
+      return await this.attributeAll(denials, source);
+    } catch {
+      // A lookup bug must cost attribution, never the events: they go out as unresolved.
+      this.counters.failures++;
+      this.counters.unresolved += denials.length;
+      return denials.map((d) =>
+        buildEvent(d, { node: this.o.node, source, attribution: ATTRIBUTION.unresolved }),
+      );
+    }
+  }
+
+  private async attributeAll(
+    denials: readonly IdentifiedDenial[],
+    source: EventSource,
+  ): Promise<KernwatchEvent[]> {
     // A flood comes from few processes: within one batch, a pid looked up for a record less than a second
     // from an earlier one gets the same answer (a pid cannot be reused that fast without a scan noticing),
     // which saves a /proc read per record when it matters most.

@@ -10,6 +10,12 @@ export async function runAgent(args: RunArgs): Promise<number> {
   const node = resolveNodeName(config.node === '' ? undefined : config.node);
   const log = createLogger(config.log.level);
   const runtime = new AgentRuntime({ config, node, log });
+  if (config.metrics.addr !== undefined) {
+    log.warn(
+      { addr: config.metrics.addr },
+      'metrics.addr is set, but this build serves no metrics endpoint yet.',
+    );
+  }
   const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => {
       resolve('SIGTERM');

@@ -239,7 +239,10 @@ describe.skipIf(why !== undefined)('journald source on a real systemd-journald',
     }
     // 500 audit and 500 kernel entries are in the journal; without the pause they would all sit in memory.
     // With it, what one pipe read brought (64 KiB: at most ~130 entries of >= 500 bytes) waits behind
-    // the one batch in put.
+    // the one batch in put. journalctl may still be catching up: wait for that first batch, then give a
+    // reader without backpressure time to hand on more.
+    await waitUntil('the first batch to reach put', () => out.batches.length > 0);
+    await new Promise((r) => setTimeout(r, 300));
     expect(out.batches).toHaveLength(1);
     expect(s.bufferedLines).toBeLessThan(250);
 
