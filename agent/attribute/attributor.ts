@@ -42,6 +42,8 @@ export interface AttributorOptions {
   processes: ProcessLookupTable;
   containers?: ContainerLookup;
   pods?: PodLookup;
+  /** Told about an unexpected lookup failure (the runtime logs it, rate-limited). */
+  onFailure?: (err: unknown) => void;
 }
 
 export interface AttributionCounters {
@@ -76,9 +78,10 @@ export class Attributor implements DenialAttributor {
   async attribute(denials: readonly IdentifiedDenial[], source: EventSource): Promise<KernwatchEvent[]> {
     try {
       return await this.attributeAll(denials, source);
-    } catch {
+    } catch (err) {
       // A lookup bug must cost attribution, never the events: they go out as unresolved.
       this.counters.failures++;
+      this.o.onFailure?.(err);
       this.counters.unresolved += denials.length;
       return denials.map((d) =>
         buildEvent(d, { node: this.o.node, source, attribution: ATTRIBUTION.unresolved }),

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { KernwatchError, UsageError } from '../errors.js';
+import { ERROR_CODES, KernwatchError, UsageError } from '../errors.js';
 import { ConfigError } from '../config/config-loader.js';
 import { formatSummary, parseParseArgs, PARSE_USAGE, runParse } from './parse.js';
 import { runAgent } from './run.js';
@@ -28,6 +28,12 @@ export async function main(argv: string[]): Promise<number> {
         return await runAgent(parseRunArgs(rest));
       case 'parse': {
         const options = parseParseArgs(rest);
+        process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+          // `kernwatch parse ... | head` closes the pipe early; that is not a failure. (`run` leaves stdout
+          // errors to its sink, which keeps the checkpoint where it is.)
+          if (err.code === 'EPIPE') process.exit(EXIT.ok);
+          throw err;
+        });
         const result = await runParse(options, { stdin: process.stdin, stdout: process.stdout });
         process.stderr.write(formatSummary(result));
         return result.unreadable.length > 0 ? EXIT.findings : EXIT.ok;
@@ -47,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${err.message}\n`);
       return EXIT.ok;
     }
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || (err instanceof KernwatchError && err.code === ERROR_CODES.config)) {
       process.stderr.write(`kernwatch: ${err.message}\n`);
       return EXIT.usage;
     }
@@ -62,12 +68,6 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
 }
-
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  // `kernwatch parse ... | head` closes the pipe early; that is not a failure.
-  if (err.code === 'EPIPE') process.exit(EXIT.ok);
-  throw err;
-});
 
 main(process.argv.slice(2)).then(
   (code) => {

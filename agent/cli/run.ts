@@ -24,8 +24,9 @@ export async function runAgent(args: RunArgs): Promise<number> {
       resolve('SIGINT');
     });
   });
-  // Sources and caches run on unref'd timers and handles so that stopping them can never hang the
-  // process; this one ref'd timer is what keeps the agent alive until a signal arrives.
+  // Some components run on unref'd timers (the process table's scan, the CRI and informer retries), and
+  // between two polls a quiet source holds no handle at all: this ref'd timer keeps the agent alive
+  // until a signal arrives.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   try {
     await runtime.start();
@@ -34,8 +35,17 @@ export async function runAgent(args: RunArgs): Promise<number> {
     throw err;
   }
   log.info({ node, sinks: runtime.sinks.map((s) => s.name) }, 'kernwatch is running.');
-  const signal = await stopRequested;
-  log.info({ signal }, 'Stopping: delivering what was read and saving checkpoints.');
+  const ended = await Promise.race([stopRequested, runtime.failure]);
+  if (ended instanceof Error) {
+    log.error(
+      { err: ended },
+      'A source can no longer be read; stopping so that the node reports the failure.',
+    );
+    await runtime.stop();
+    clearInterval(keepAlive);
+    throw ended;
+  }
+  log.info({ signal: ended }, 'Stopping: delivering what was read and saving checkpoints.');
   await runtime.stop();
   clearInterval(keepAlive);
   log.info('Stopped.');

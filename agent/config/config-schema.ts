@@ -35,6 +35,16 @@ export const sourceConfigSchema = z.discriminatedUnion('type', [
 ]);
 export type SourceConfig = z.infer<typeof sourceConfigSchema>;
 
+/** What makes two sources the same one: they would read the same records and share a checkpoint. */
+export function sourceKey(source: SourceConfig): string {
+  switch (source.type) {
+    case 'journald':
+      return `journald:${source.directory ?? ''}`;
+    default:
+      return `${source.type}:${source.path}`;
+  }
+}
+
 export const sinkConfigSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('stdout') }),
   z.strictObject({ type: z.literal('file'), path: z.string().min(1) }),
@@ -87,21 +97,29 @@ const responseRuleSchema = z.strictObject({
   actions: z.array(responseActionSchema).min(1),
 });
 
+/** A duration that must be more than zero (intervals and deadlines). */
+const positiveDuration = duration.refine((ms) => ms > 0, { error: 'must be more than 0' });
+
 export const configSchema = z.strictObject({
   /** Default: the NODE_NAME environment variable, else the host name. */
   node: z.string().optional(),
   stateDir: z.string().min(1).default('/var/lib/kernwatch'),
   procRoot: z.string().min(1).default('/proc'),
   /** Empty or absent: auto-detect one live source (auditd if it runs, else /dev/kmsg). */
-  sources: z.array(sourceConfigSchema).default([]),
+  sources: z
+    .array(sourceConfigSchema)
+    .default([])
+    .refine((list) => new Set(list.map(sourceKey)).size === list.length, {
+      error: 'the same source is listed twice (each source keeps its own checkpoint)',
+    }),
   /** Read existing file contents instead of starting at the end on the first start (no checkpoint yet). */
   fromStart: z.boolean().default(false),
   cri: z
     .strictObject({
       /** Absent: the first of the usual containerd / CRI-O sockets that exists. */
       socket: z.string().min(1).optional(),
-      timeout: duration.default(2000),
-      minRefreshInterval: duration.default(1000),
+      timeout: positiveDuration.default(2000),
+      minRefreshInterval: positiveDuration.default(1000),
     })
     .default({ timeout: 2000, minRefreshInterval: 1000 }),
   kubernetes: z
@@ -116,7 +134,7 @@ export const configSchema = z.strictObject({
   attribution: z
     .strictObject({
       /** How often new pids are read, so a process killed and reaped before its record is still known. */
-      scanInterval: duration.default(20),
+      scanInterval: positiveDuration.default(20),
       maxProcesses: z.number().int().min(1024).default(65_536),
     })
     .default({ scanInterval: 20, maxProcesses: 65_536 }),
@@ -126,7 +144,10 @@ export const configSchema = z.strictObject({
       holdTime: duration.default(30),
     })
     .default({ holdTime: 30 }),
-  sinks: z.array(sinkConfigSchema).default([{ type: 'stdout' }]),
+  sinks: z
+    .array(sinkConfigSchema)
+    .min(1)
+    .default([{ type: 'stdout' }]),
   noise: z
     .strictObject({
       coalesceWindow: duration.default(2000),

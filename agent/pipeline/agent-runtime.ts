@@ -5,9 +5,15 @@ import { ContainerDirectory } from '../attribute/cri/container-directory.js';
 import { loadKubeConfig } from '../attribute/pods/kube-config.js';
 import { PodStore } from '../attribute/pods/pod-store.js';
 import { ProcessTable } from '../attribute/proc/process-table.js';
-import type { AgentConfig, SinkConfig, SourceConfig } from '../config/config-schema.js';
+import {
+  sourceConfigSchema,
+  type AgentConfig,
+  type SinkConfig,
+  type SourceConfig,
+} from '../config/config-schema.js';
 import { ERROR_CODES, KernwatchError } from '../errors.js';
 import { EVENT_SOURCE } from '../events.js';
+import type { ParseStats } from '../parse/parse-stats.js';
 import type { EventSink } from '../sinks/event-sink.js';
 import { FileSink } from '../sinks/file/file-sink.js';
 import { StdoutSink } from '../sinks/stdout/stdout-sink.js';
@@ -17,6 +23,7 @@ import { JournaldSource } from '../sources/journald/journald-source.js';
 import { KmsgSource } from '../sources/kmsg/kmsg-source.js';
 import type { LiveSource } from '../sources/raw-batch.js';
 import type { Logger } from '../telemetry/logger.js';
+import { RateLimitedWarning } from '../telemetry/rate-limited-warning.js';
 import { BatchQueue } from './batch-queue.js';
 import { RecentEventIds } from './recent-event-ids.js';
 import { SourceChain } from './source-chain.js';
@@ -56,6 +63,10 @@ export class AgentRuntime {
   private pods: PodStore | undefined;
   private running: Promise<void>[] = [];
   private stopped = false;
+  private failChain: (err: Error) => void = () => undefined;
+  private readonly chainFailure = new Promise<Error>((resolve) => {
+    this.failChain = resolve;
+  });
 
   constructor(private readonly o: AgentRuntimeOptions) {
     const { config, log } = o;
@@ -91,9 +102,17 @@ export class AgentRuntime {
         });
       }
     }
+    const attributionFailure = new RateLimitedWarning(
+      log,
+      'Attribution failed unexpectedly; the events were published as unresolved.',
+      { level: 'error' },
+    );
     const attributorOptions: ConstructorParameters<typeof Attributor>[0] = {
       node: o.node,
       processes: this.processes,
+      onFailure: (err) => {
+        attributionFailure.add(1, { err });
+      },
     };
     if (this.containers !== undefined)
       attributorOptions.containers = this.containers satisfies ContainerLookup;
@@ -160,23 +179,49 @@ export class AgentRuntime {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.allSettled(this.sources.map((s) => s.stop()));
+    // Sources are told to stop but not awaited before the queues close: a file source may be waiting in
+    // put() for room that only the chain can make, and closing the queue is what releases it.
+    const sourcesStopped = Promise.allSettled(this.sources.map((s) => s.stop()));
     for (const q of this.queues) q.close();
-    const drained = Promise.all(this.running);
     const timer = setTimeout(() => {
       this.o.log.warn(
         'Delivery is still retrying at shutdown; leaving undelivered records for the next start.',
       );
       for (const c of this.chains) c.markStopping();
     }, SHUTDOWN_DRAIN_MS);
-    await drained;
+    await Promise.all(this.running);
     clearTimeout(timer);
-    // Chains are done: flush the last checkpoints the sources throttle.
-    await Promise.allSettled(this.sources.map((s) => s.stop()));
+    await sourcesStopped;
     this.processes.stop();
     await this.containers?.stop();
     await this.pods?.stop();
     await Promise.allSettled(this.sinks.map((s) => s.close()));
+    this.logSummary();
+  }
+
+  /** Resolves with the error of the first chain that ended on its own: the agent cannot go on without it. */
+  get failure(): Promise<Error> {
+    return this.chainFailure;
+  }
+
+  private logSummary(): void {
+    const { log } = this.o;
+    this.sources.forEach((source, i) => {
+      const chain = this.chains[i];
+      log.info(
+        {
+          source: source.name,
+          read: source.counters,
+          chain: chain?.counters,
+          parse: chain === undefined ? undefined : parseSummary(chain.parser.stats),
+        },
+        'Source summary.',
+      );
+    });
+    log.info(
+      { attribution: this.attributor.counters, processes: this.processes.counters() },
+      'Attribution summary.',
+    );
   }
 
   private async autoDetected(): Promise<SourceConfig> {
@@ -184,7 +229,7 @@ export class AgentRuntime {
     this.o.log.info({ source: detected.spec }, detected.reason);
     return detected.spec.type === 'auditd'
       ? { type: 'auditd', path: detected.spec.path }
-      : { type: 'kmsg', path: '/dev/kmsg' };
+      : sourceConfigSchema.parse({ type: 'kmsg' });
   }
 
   private makeSource(sc: SourceConfig): LiveSource {
@@ -243,6 +288,15 @@ export class AgentRuntime {
       );
     }
   }
+}
+
+function parseSummary(stats: ParseStats): Record<string, unknown> {
+  return {
+    lines: stats.lines,
+    denials: stats.denials,
+    malformed: stats.malformedTotal(),
+    notRelevant: stats.notRelevant,
+  };
 }
 
 function sourceStartError(name: string, err: unknown): KernwatchError {

@@ -1,3 +1,4 @@
+import { ERROR_CODES, KernwatchError } from '../errors.js';
 import type { EventSource, IdentifiedDenial, KernwatchEvent } from '../events.js';
 import { AuditStreamParser } from '../parse/audit-stream-parser.js';
 import type { EventSink } from '../sinks/event-sink.js';
@@ -31,6 +32,7 @@ export interface ChainCounters {
   duplicatesDropped: number;
   deliveryRetries: number;
   commits: number;
+  commitFailures: number;
 }
 
 interface BatchSpan<C> {
@@ -41,6 +43,9 @@ interface BatchSpan<C> {
 }
 
 const MAX_RETRY_DELAY_MS = 5000;
+const COMMIT_WARNING_INTERVAL_MS = 60_000;
+/** How long an idle chain sleeps when nothing is held: only a new batch can give it work then. */
+const IDLE_WAIT_MS = 1000;
 
 /**
  * One source's way through the chain: batch → parser → attributor → every sink → checkpoint. Sequential
@@ -56,6 +61,7 @@ export class SourceChain<C> {
     duplicatesDropped: 0,
     deliveryRetries: 0,
     commits: 0,
+    commitFailures: 0,
   };
   private pendingDenials: IdentifiedDenial[] = [];
   private readonly spans: BatchSpan<C>[] = [];
@@ -64,6 +70,7 @@ export class SourceChain<C> {
   private readonly clock: () => number;
   private stopping = false;
   private lastCommitted: C | undefined;
+  private lastCommitWarningMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly o: SourceChainOptions<C>) {
     this.clock = o.clock ?? (() => performance.now());
@@ -78,7 +85,9 @@ export class SourceChain<C> {
   async run(): Promise<void> {
     const tick = Math.max(5, Math.floor(this.o.holdMs / 2));
     for (;;) {
-      const next = await this.o.queue.take(tick);
+      const next = await this.o.queue.take(
+        this.parser.oldestPendingLine() === undefined ? IDLE_WAIT_MS : tick,
+      );
       if (next === TAKE_RESULT.closed) break;
       if (next !== TAKE_RESULT.timeout) this.feed(next);
       this.expireHeld();
@@ -148,7 +157,8 @@ export class SourceChain<C> {
       });
       if (failed.length === 0) return;
       if (this.stopping) {
-        throw new Error(
+        throw new KernwatchError(
+          ERROR_CODES.sink,
           `Sinks ${failed.map((s) => s.name).join(', ')} did not take the last batch before shutdown.`,
         );
       }
@@ -171,8 +181,22 @@ export class SourceChain<C> {
       position = this.spans[0]?.from;
     }
     if (position === undefined || position === this.lastCommitted) return;
-    this.lastCommitted = position;
-    await this.o.source.commit(position);
-    this.counters.commits++;
+    try {
+      await this.o.source.commit(position);
+      this.lastCommitted = position;
+      this.counters.commits++;
+    } catch (err) {
+      // The events are delivered; only the resume point stays behind (a restart reads them again). The
+      // next batch retries with a newer position.
+      this.counters.commitFailures++;
+      const now = this.clock();
+      if (now - this.lastCommitWarningMs >= COMMIT_WARNING_INTERVAL_MS) {
+        this.lastCommitWarningMs = now;
+        this.o.log.error(
+          { err, failures: this.counters.commitFailures },
+          'Cannot save the checkpoint; after a restart these records will be delivered again.',
+        );
+      }
+    }
   }
 }

@@ -20,6 +20,13 @@ export function eventToJson(e: KernwatchEvent): string {
   return `${s}]}`;
 }
 
+/** A batch as NDJSON: one line per event, each ending in a newline. */
+export function eventsToNdjson(events: readonly KernwatchEvent[]): string {
+  let text = '';
+  for (const e of events) text += `${eventToJson(e)}\n`;
+  return text;
+}
+
 const str = JSON.stringify as (value: string) => string;
 
 function processJson(p: ProcessInfo): string {

@@ -191,7 +191,9 @@ export class ContainerDirectory {
       return cached;
     }
     this.counters.misses++;
-    if (this.stopped) return undefined;
+    // While the runtime is unreachable the background retry owns reconnecting; a lookup must not hold
+    // the chain for a refresh that will fail (a containerd without its CRI plugin, say).
+    if (this.stopped || this.reachable === false) return undefined;
     const notFoundUntil = this.notFound.get(containerId);
     if (notFoundUntil !== undefined) {
       if (this.now() < notFoundUntil) return undefined;

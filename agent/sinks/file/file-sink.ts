@@ -2,7 +2,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { KernwatchEvent } from '../../events.js';
 import { ERROR_CODES, KernwatchError } from '../../errors.js';
-import { eventToJson } from '../event-json.js';
+import { eventsToNdjson } from '../event-json.js';
 import type { EventSink } from '../event-sink.js';
 
 /**
@@ -31,8 +31,7 @@ export class FileSink implements EventSink {
   async deliver(events: readonly KernwatchEvent[]): Promise<void> {
     if (events.length === 0) return;
     if (this.handle === undefined) await this.open();
-    let text = '';
-    for (const e of events) text += `${eventToJson(e)}\n`;
+    const text = eventsToNdjson(events);
     try {
       await this.handle?.appendFile(text);
       this.lastError = undefined;

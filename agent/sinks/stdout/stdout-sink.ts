@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { KernwatchEvent } from '../../events.js';
 import { ERROR_CODES, KernwatchError } from '../../errors.js';
-import { eventToJson } from '../event-json.js';
+import { eventsToNdjson } from '../event-json.js';
 import type { EventSink } from '../event-sink.js';
 
 /** NDJSON on stdout (or any writable): one write per batch; delivered when the stream took the bytes. */
@@ -18,8 +18,7 @@ export class StdoutSink implements EventSink {
   async deliver(events: readonly KernwatchEvent[]): Promise<void> {
     if (events.length === 0) return;
     if (this.failed !== undefined) throw sinkError(this.failed);
-    let text = '';
-    for (const e of events) text += `${eventToJson(e)}\n`;
+    const text = eventsToNdjson(events);
     await new Promise<void>((resolve, reject) => {
       this.out.write(text, (err) => {
         if (err) reject(sinkError(err));

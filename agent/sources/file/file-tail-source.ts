@@ -45,7 +45,7 @@ export const FILE_TAIL_DEFAULTS = {
   readChunkBytes: 1 << 20,
   maxBatchLines: 2048,
   rotateWaitMs: 1000,
-  commitIntervalMs: 250,
+  commitIntervalMs: 0,
   /** Successors opened while an older file is still being read: one per rotation during the wait. */
   maxPendingFiles: 16,
 } as const;
@@ -155,7 +155,7 @@ export class FileTailSource implements LiveSource<FilePosition> {
   commit(position: FilePosition): Promise<void> {
     this.pendingCommit = position;
     // After stop the pipeline still commits what it drained; nothing would flush a throttled write then.
-    if (this.state === 'stopped') return this.flushCommit();
+    if (this.state === 'stopped' || this.commitIntervalMs === 0) return this.flushCommit();
     if (this.commitTimer === undefined) {
       const wait = Math.max(0, this.lastSaveAt + this.commitIntervalMs - Date.now());
       this.commitTimer = setTimeout(() => {

@@ -9,7 +9,7 @@ import { KMSG_EMPTY, KMSG_OVERRUN, KmsgDevice } from './kmsg-device.js';
 import { isKmsgPosition, KMSG_START, planKmsgStart, type KmsgPosition } from './kmsg-position.js';
 import { kmsgSeq } from './kmsg-record.js';
 import { KMSG_REPLAYED, KmsgSequence } from './kmsg-sequence.js';
-import { RateLimitedWarning } from './rate-limited-warning.js';
+import { RateLimitedWarning } from '../../telemetry/rate-limited-warning.js';
 
 export interface KmsgSourceOptions {
   /** Default /dev/kmsg. */
@@ -50,6 +50,7 @@ export class KmsgSource implements LiveSource<KmsgPosition> {
   private readonly dropWarning: RateLimitedWarning;
   private readonly gapWarning: RateLimitedWarning;
   private readonly readFailure: RateLimitedWarning;
+  private readonly kernelLossWarning: RateLimitedWarning;
 
   private device: KmsgDevice | undefined;
   private out: BatchWriter<KmsgPosition> | undefined;
@@ -74,6 +75,12 @@ export class KmsgSource implements LiveSource<KmsgPosition> {
     this.gapWarning = new RateLimitedWarning(
       this.log,
       'Kernel log records lost: the ring buffer overwrote them before they were read.',
+    );
+    this.kernelLossWarning = new RateLimitedWarning(
+      this.log,
+      'The kernel dropped audit records before they reached the log (printk rate limit or audit backlog); ' +
+        'run auditd or raise kernel.printk_ratelimit_burst to see every violation.',
+      { level: 'error' },
     );
     this.readFailure = new RateLimitedWarning(
       this.log,
@@ -199,7 +206,11 @@ export class KmsgSource implements LiveSource<KmsgPosition> {
         this.counters.transportLoss += lost;
         this.gapWarning.add(lost, { fromSeq: seq - lost, toSeq: seq - 1 });
       }
-      this.counters.kernelLoss += this.loss.lostIn(r);
+      const kernelLost = this.loss.lostIn(r);
+      if (kernelLost > 0) {
+        this.counters.kernelLoss += kernelLost;
+        this.kernelLossWarning.add(kernelLost);
+      }
       if (firstSeq < 0) firstSeq = seq;
       lines.push(r);
     }

@@ -1,4 +1,4 @@
-import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -11,6 +11,7 @@ import {
   startAgent,
   waitFor,
 } from '../../helpers/agent-process.js';
+import { generateAuditLog } from '../../bench/audit-log-generator.js';
 import { noAuditdRegistered } from '../../helpers/auditd.js';
 import { hasCommand, isRoot, missingPrerequisite } from '../../helpers/prerequisites.js';
 import { disablePrintkRateLimit } from '../../helpers/printk-ratelimit.js';
@@ -116,5 +117,42 @@ describe.skipIf(skip)('kernwatch run with its embedded defaults', () => {
     });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("unknown key 'pth' (at sources.0)");
+  });
+
+  test('a sink that keeps failing does not keep the agent from stopping, and its records stay unread', async () => {
+    const state = join(dir, 'full-state');
+    // Big enough that the queue fills and the file source waits in put(), the case where a stop that
+    // waited for its sources before releasing the queue would hang.
+    const log = join(dir, 'big-audit.log');
+    generateAuditLog(log, { lines: 300_000 });
+    const args = [
+      'run',
+      '--source',
+      `syslog:${log}`,
+      '--from-start',
+      '--sink',
+      'file:/dev/full',
+      '--state-dir',
+      state,
+    ];
+    const agent = startAgent([...args, '--log-level', 'info']);
+    try {
+      await agentReady(agent);
+      await waitFor('a refused batch', () =>
+        agent.stderr().includes('A sink refused a batch') ? true : undefined,
+      );
+      const started = Date.now();
+      expect(await agent.stop('SIGTERM', 30_000)).toBe(0);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(agent.stderr()).toContain('Delivery is still retrying at shutdown');
+      // Nothing was delivered, so the checkpoint never moved past the records.
+      const checkpoint = join(state, 'checkpoints', `syslog_${log.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+      const saved = existsSync(checkpoint)
+        ? (JSON.parse(readFileSync(checkpoint, 'utf8')) as { offset: number })
+        : undefined;
+      expect(saved === undefined || saved.offset === 0).toBe(true);
+    } finally {
+      await agent.stop('SIGKILL');
+    }
   });
 });

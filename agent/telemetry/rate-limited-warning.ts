@@ -1,4 +1,4 @@
-import type { Logger } from '../../telemetry/logger.js';
+import type { Logger } from './logger.js';
 
 /**
  * A warning that may fire on every poll tick under load (drops, overruns, a failing device): logged at
