@@ -181,8 +181,10 @@ export class PrivateContainerd {
       }
     };
     if (this.running()) {
-      await this.cri.removeAll().catch((err: unknown) => {
-        // containerd died (a crash, a test killing it): its pods are cleaned up below without it.
+      await this.cri.removeAll().catch(async (err: unknown) => {
+        // containerd died (a crash, a test killing it): its pods are cleaned up below without it. A
+        // process killed a moment ago may still look alive: give it a second to be gone.
+        await Promise.race([this.exited, sleep(1000)]);
         if (this.running()) failures.push(err);
       });
     }
@@ -197,7 +199,10 @@ export class PrivateContainerd {
     }
     await attempt(() => this.removePodCgroups());
     if (failures.length > 0)
-      throw new AggregateError(failures, `stopping containerd at ${this.dir} left something behind`);
+      throw new AggregateError(
+        failures,
+        `stopping containerd at ${this.dir} left something behind: ${failures.map((f) => String(f)).join('; ')}`,
+      );
   }
 
   private running(): boolean {

@@ -7,6 +7,7 @@ import { CheckpointStore } from '../checkpoint-store.js';
 import { LineSplitter } from '../line-splitter.js';
 import { newSourceCounters, type BatchWriter, type LiveSource, type SourceCounters } from '../raw-batch.js';
 import { cursorOf } from './journal-cursor.js';
+import { TransportCopies } from './transport-copies.js';
 import { isJournalPosition, type JournalPosition } from './journal-position.js';
 import { journalctlArgs } from './journalctl-args.js';
 import { RestartBackoff } from './restart-backoff.js';
@@ -24,6 +25,11 @@ export interface JournaldSourceOptions {
   /** How long stop() waits after SIGTERM before SIGKILL. Default 2000 ms. */
   stopGraceMs?: number;
   backoff?: RestartBackoff;
+  /**
+   * Drop the second transport's copy of a record (see TransportCopies). Default true; the source's own
+   * tests switch it off to see both transports.
+   */
+  dropTransportCopies?: boolean;
 }
 
 const DEFAULT_MAX_BATCH_LINES = 512;
@@ -70,12 +76,14 @@ export class JournaldSource implements LiveSource<JournalPosition> {
   private restartTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private commits: Promise<void> = Promise.resolve();
+  private readonly transportCopies: TransportCopies | undefined;
 
   constructor(options: JournaldSourceOptions) {
     this.directory = options.directory;
     this.name = options.directory === undefined ? 'journald' : `journald:${options.directory}`;
     this.log = options.log;
     this.journalctl = options.journalctl ?? 'journalctl';
+    this.transportCopies = options.dropTransportCopies === false ? undefined : new TransportCopies();
     this.maxBatchLines = options.maxBatchLines ?? DEFAULT_MAX_BATCH_LINES;
     this.stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     this.backoff = options.backoff ?? new RestartBackoff();
@@ -226,7 +234,10 @@ export class JournaldSource implements LiveSource<JournalPosition> {
       while (this.pending.length > 0 && !this.stopped) {
         this.child?.stdout.pause();
         const lines = this.pending.splice(0, this.maxBatchLines);
+        // Positions cover every line read, copies included, so a restart does not read a dropped copy again.
         const batch = this.batchOf(lines);
+        const copies = this.transportCopies;
+        if (copies !== undefined) batch.lines = lines.filter((l) => !copies.isCopy(l));
         this.counters.linesRead += lines.length;
         try {
           await out.put(batch);

@@ -82,12 +82,13 @@ describe.skipIf(why !== undefined)('journald source on a real systemd-journald',
   let restorePrintk: (() => void) | undefined;
   const running: JournaldSource[] = [];
 
-  function source(options: { maxBatchLines?: number } = {}): JournaldSource {
+  function source(options: { maxBatchLines?: number; dropTransportCopies?: boolean } = {}): JournaldSource {
     const s = new JournaldSource({
       stateDir,
       log: silentLogger(),
       directory: journald?.journalDir ?? '',
       backoff: new RestartBackoff(50, 500),
+      dropTransportCopies: false,
       ...options,
     });
     running.push(s);
@@ -95,10 +96,17 @@ describe.skipIf(why !== undefined)('journald source on a real systemd-journald',
   }
 
   /** Entries of the journal itself, read with journalctl: to wait until journald stored something. */
-  async function journalHas(match: (line: string) => boolean): Promise<boolean> {
+  async function journalHas(match: (line: string) => boolean, transport = 'audit'): Promise<boolean> {
     const { stdout } = await execFileAsync(
       'journalctl',
-      [`--directory=${journald?.journalDir ?? ''}`, '-o', 'json', '-q', '--no-pager', '_TRANSPORT=audit'],
+      [
+        `--directory=${journald?.journalDir ?? ''}`,
+        '-o',
+        'json',
+        '-q',
+        '--no-pager',
+        `_TRANSPORT=${transport}`,
+      ],
       { maxBuffer: 256 << 20 },
     );
     return stdout.split('\n').some(match);
@@ -172,6 +180,23 @@ describe.skipIf(why !== undefined)('journald source on a real systemd-journald',
       out.lines().every((l) => l.includes('"_TRANSPORT":"audit"') || l.includes('"_TRANSPORT":"kernel"')),
     ).toBe(true);
     expect(s.counters.linesRead).toBe(out.lines().length);
+  });
+
+  it('as the agent runs it, hands each record on once although journald holds it from both transports', async () => {
+    const out = new CollectingWriter();
+    const s = source({ dropTransportCopies: true });
+    await s.start(out);
+    const pid = await violate(3);
+    const ours = (line: string): boolean => auditEntryOf(pid)(line) || kernelEntryOf(pid)(line);
+    await waitUntil('the three records', () => out.lines().filter(ours).length >= 3);
+    // Both copies of every record are in the journal by now; the second transport's copies were dropped.
+    await waitUntil(
+      'journald to store the audit transport',
+      async () => (await storedAuditEntries(pid)) === 3,
+    );
+    await waitUntil('journald to store the kernel transport', () => journalHas(kernelEntryOf(pid), 'kernel'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(out.lines().filter(ours)).toHaveLength(3);
   });
 
   it('starts at the end of the journal when it has no checkpoint', async () => {
