@@ -1,6 +1,6 @@
 import { watch, type BigIntStats, type FSWatcher } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { ERROR_CODES, KernwatchError } from '../../errors.js';
 import type { EVENT_SOURCE } from '../../events.js';
 import type { Logger } from '../../telemetry/logger.js';
@@ -66,7 +66,11 @@ interface OpenFile {
   lastGrowthAt: number;
   /** When a newer file appeared at the path; undefined while this one is (or may again be) the current file. */
   supersededAt: number | undefined;
+  /** Its first bytes (up to HEAD_BYTES), to recognise a copy of it after a copytruncate. */
+  head: Buffer;
 }
+
+const HEAD_BYTES = 256;
 
 const NEWLINE = 10;
 
@@ -331,7 +335,7 @@ export class FileTailSource implements LiveSource<FilePosition> {
     const st = await statIfExists(this.path);
     if (st !== undefined && String(st.ino) === f.inode) {
       if (Number(st.size) < Math.max(f.offset, f.readEnd)) {
-        this.rewind(f, 'truncated');
+        await this.rewind(f, 'truncated');
         return;
       }
       if (Number(st.size) > f.readEnd) return;
@@ -378,12 +382,13 @@ export class FileTailSource implements LiveSource<FilePosition> {
     const lookback = f.offset > 0 && !f.discarding ? 1 : 0;
     const start = f.offset - lookback;
     const { bytesRead: n } = await f.fh.read(buf, 0, buf.length, start);
+    if (start === 0 && n > f.head.length) f.head = Buffer.from(buf.subarray(0, Math.min(n, HEAD_BYTES)));
     if (start + n > f.readEnd) f.lastGrowthAt = Date.now();
     f.readEnd = start + n;
     if (lookback === 1) {
       if (n === 0) return false;
       if (buf[0] !== NEWLINE) {
-        this.rewind(f, 'rewritten');
+        await this.rewind(f, 'rewritten');
         return true;
       }
     }
@@ -474,7 +479,10 @@ export class FileTailSource implements LiveSource<FilePosition> {
     f.offset = to;
   }
 
-  private rewind(f: OpenFile, how: 'truncated' | 'rewritten'): void {
+  private async rewind(f: OpenFile, how: 'truncated' | 'rewritten'): Promise<void> {
+    // copytruncate copied the file before truncating it: what was appended after our last read is in
+    // the copy. Read that first, or those lines would be lost although they are on disk.
+    if (f.offset > 0 && f.head.length > 0) await this.drainCopy(f);
     this.log.info(
       { path: f.path, inode: f.inode, offset: f.offset, how },
       'The file was truncated (copytruncate); reading it again from the start.',
@@ -482,8 +490,49 @@ export class FileTailSource implements LiveSource<FilePosition> {
     f.offset = 0;
     f.readEnd = 0;
     f.discarding = false;
+    f.head = Buffer.alloc(0);
     f.lastGrowthAt = Date.now();
     this.counters.reopens++;
+  }
+
+  /**
+   * Finds the copy a copytruncate made of `f` (a file next to it, named after it, at least as long as what
+   * we read, starting with the same bytes; the newest if several) and reads it from our offset to its end.
+   */
+  private async drainCopy(f: OpenFile): Promise<void> {
+    const dir = dirname(this.path);
+    const base = basename(this.path);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    let best: { path: string; mtimeMs: number } | undefined;
+    for (const name of names) {
+      if (name === base || !name.startsWith(base)) continue;
+      const candidate = join(dir, name);
+      const st = await statIfExists(candidate).catch(() => undefined);
+      if (st?.isFile() !== true || String(st.ino) === f.inode || Number(st.size) < f.offset) continue;
+      if (!(await startsWith(candidate, f.head))) continue;
+      const mtimeMs = Number(st.mtimeMs);
+      if (best === undefined || mtimeMs > best.mtimeMs) best = { path: candidate, mtimeMs };
+    }
+    if (best === undefined) return;
+    const copy = await this.openFile(best.path);
+    if (copy === undefined) return;
+    try {
+      copy.offset = f.offset;
+      copy.readEnd = f.offset;
+      const from = copy.offset;
+      while (this.state === 'running' && (await this.readStep(copy, true)));
+      this.log.info(
+        { path: f.path, copy: best.path, from, to: copy.offset },
+        'Read the end of the file from its copytruncate copy before reading the truncated file again.',
+      );
+    } finally {
+      await copy.fh.close().catch(() => undefined);
+    }
   }
 
   private holds(inode: string): boolean {
@@ -548,6 +597,8 @@ export class FileTailSource implements LiveSource<FilePosition> {
     try {
       const st = await fh.stat({ bigint: true });
       if (!st.isFile()) throw new KernwatchError(ERROR_CODES.source, `${path} is not a regular file`);
+      const head = Buffer.alloc(HEAD_BYTES);
+      const { bytesRead } = await fh.read(head, 0, HEAD_BYTES, 0);
       return {
         fh,
         path,
@@ -558,6 +609,7 @@ export class FileTailSource implements LiveSource<FilePosition> {
         complete: false,
         lastGrowthAt: Date.now(),
         supersededAt: undefined,
+        head: head.subarray(0, bytesRead),
       };
     } catch (err) {
       await fh.close();
@@ -620,5 +672,20 @@ async function statIfExists(path: string): Promise<BigIntStats | undefined> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new KernwatchError(ERROR_CODES.source, `Cannot stat ${path}`, { cause: err });
+  }
+}
+
+/** Whether the file at `path` begins with `prefix`. */
+async function startsWith(path: string, prefix: Buffer): Promise<boolean> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(path, 'r');
+    const buf = Buffer.alloc(prefix.length);
+    const { bytesRead } = await fh.read(buf, 0, prefix.length, 0);
+    return bytesRead === prefix.length && buf.equals(prefix);
+  } catch {
+    return false;
+  } finally {
+    await fh?.close();
   }
 }

@@ -283,6 +283,37 @@ describe('FileTailSource: truncation and rotation', () => {
     expect(source.counters.reopens).toBe(1);
   });
 
+  it('reads what was appended before a copytruncate from the copy, then the truncated file from 0', async () => {
+    writeFileSync(path, text(A));
+    const { out, source } = await tail({ fromStart: true });
+    await out.untilLines(A.length);
+    // Appended, copied and truncated in one tick: the tailer never saw B in the original file.
+    appendFileSync(path, text(B));
+    writeFileSync(`${path}-20261128`, readFileSync(path));
+    writeFileSync(path, '');
+    appendFileSync(path, text(C));
+    await out.untilLines(A.length + B.length + C.length);
+    expect(out.lines).toEqual([...A, ...B, ...C]);
+    const fromCopy = out.batches.find((b) => b.lines[0] === B[0]);
+    expect(fromCopy?.from).toEqual({
+      path: `${path}-20261128`,
+      inode: inodeOf(`${path}-20261128`),
+      offset: bytes(A),
+    });
+    expect(source.counters.reopens).toBe(1);
+  });
+
+  it('does not take an unrelated file next to it for the copy', async () => {
+    writeFileSync(path, text(A));
+    const { out } = await tail({ fromStart: true });
+    await out.untilLines(A.length);
+    writeFileSync(`${path}.other`, text([...C, ...D]));
+    writeFileSync(path, '');
+    appendFileSync(path, text(B));
+    await out.untilLines(A.length + B.length);
+    expect(out.lines).toEqual([...A, ...B]);
+  });
+
   it('skips the NUL hole a writer without O_APPEND leaves after a copytruncate', async () => {
     const fd = openSync(path, 'w');
     try {
