@@ -18,14 +18,20 @@ ${RUN_USAGE}
 ${PARSE_USAGE}`;
 
 export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
+const RUN_EXIT_GRACE_MS = 2000;
 
 /** The thin CLI: parse arguments, run the command, map known errors to exit codes. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'run':
-        return await runAgent(parseRunArgs(rest));
+      case 'run': {
+        const code = await runAgent(parseRunArgs(rest));
+        // Everything was delivered and checkpointed; a request still in flight (an informer list, a CRI
+        // call past its deadline) must not keep a stopped agent alive until the kubelet kills it.
+        setTimeout(() => process.exit(code), RUN_EXIT_GRACE_MS).unref();
+        return code;
+      }
       case 'parse': {
         const options = parseParseArgs(rest);
         process.stdout.on('error', (err: NodeJS.ErrnoException) => {
