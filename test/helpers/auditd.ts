@@ -4,6 +4,7 @@ import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { waitUntil } from './wait.js';
+import { stopByPid } from './stop-process.js';
 
 /**
  * A private auditd for tests (adapted from ../shared/recipes/auditd-start.sh and auditd-stop.sh): its own
@@ -145,14 +146,7 @@ export async function startPrivateAuditd(dir: string): Promise<PrivateAuditd> {
   });
 
   const restore = async (): Promise<void> => {
-    if (running) {
-      process.kill(pid, 'SIGTERM');
-      const killTimer = setTimeout(() => {
-        if (running) process.kill(pid, 'SIGKILL');
-      }, 10_000);
-      await exited;
-      clearTimeout(killTimer);
-    }
+    await stopByPid(pid, exited, () => running);
     await execFileAsync('auditctl', ['-r', String(before.rateLimit)]);
     await execFileAsync('auditctl', ['-b', String(before.backlogLimit)]);
     // auditd leaves audit enabled behind; with it on, every nft/iptables change also logs to kmsg.

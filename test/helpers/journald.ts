@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { auditStatus } from './auditd.js';
 import { waitUntil } from './wait.js';
+import { stopByPid } from './stop-process.js';
 
 /**
  * A real systemd-journald for tests, without systemd and without touching the host: it runs in a private
@@ -85,14 +86,7 @@ export async function startPrivateJournald(dir: string): Promise<PrivateJournald
   if (pid === undefined) throw new Error('cannot start unshare');
 
   const stop = async (): Promise<void> => {
-    if (running) {
-      process.kill(pid, 'SIGTERM');
-      const killTimer = setTimeout(() => {
-        if (running) process.kill(pid, 'SIGKILL');
-      }, 10_000);
-      await exited;
-      clearTimeout(killTimer);
-    }
+    await stopByPid(pid, exited, () => running);
     // journald asks the kernel to enable audit when it opens the audit socket (some versions do).
     const after = await auditStatus().catch(() => undefined);
     if (before !== undefined && after !== undefined && after.enabled !== before.enabled) {
