@@ -1,4 +1,5 @@
 import { ERROR_CODES, KernwatchError } from '../errors.js';
+import { RetryBackoff } from '../retry-backoff.js';
 import type { EventSource, IdentifiedDenial, KernwatchEvent } from '../events.js';
 import { AuditStreamParser } from '../parse/audit-stream-parser.js';
 import type { EventSink } from '../sinks/event-sink.js';
@@ -141,7 +142,7 @@ export class SourceChain<C> {
   private async deliver(events: readonly KernwatchEvent[]): Promise<void> {
     if (events.length === 0) return;
     let remaining = [...this.o.sinks];
-    let delay = 100;
+    const retry = new RetryBackoff(100, MAX_RETRY_DELAY_MS);
     for (;;) {
       const results = await Promise.allSettled(remaining.map((s) => s.deliver(events)));
       const failed: EventSink[] = [];
@@ -164,8 +165,7 @@ export class SourceChain<C> {
       }
       this.counters.deliveryRetries++;
       remaining = failed;
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(MAX_RETRY_DELAY_MS, delay * 2);
+      await new Promise((r) => setTimeout(r, retry.next()));
     }
   }
 

@@ -1,3 +1,4 @@
+import { RetryBackoff } from '../../retry-backoff.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { ContainerMetadata } from '../attribution-types.js';
 import { CriCallError, CriClient, type CriContainer, type CriVersion } from './cri-client.js';
@@ -114,7 +115,7 @@ export class ContainerDirectory {
   private pending: Deferred | undefined;
   private pendingTimer: NodeJS.Timeout | undefined;
   private maintenanceTimer: NodeJS.Timeout | undefined;
-  private retryDelayMs: number;
+  private readonly retry: RetryBackoff;
   private reachable: boolean | undefined;
   private stopped = false;
   private runtime: string | undefined;
@@ -134,7 +135,7 @@ export class ContainerDirectory {
     this.retryInitialMs = options.retryInitialMs ?? 1000;
     this.retryMaxMs = options.retryMaxMs ?? 30_000;
     this.notFoundTtlMs = options.notFoundTtlMs ?? 60_000;
-    this.retryDelayMs = this.retryInitialMs;
+    this.retry = new RetryBackoff(this.retryInitialMs, this.retryMaxMs);
   }
 
   get socketPath(): string {
@@ -283,12 +284,11 @@ export class ContainerDirectory {
     if (this.stopped) return;
     let delay: number;
     if (ok) {
-      this.retryDelayMs = this.retryInitialMs;
+      this.retry.reset();
       if (this.periodicRefreshMs <= 0) return;
       delay = this.periodicRefreshMs;
     } else {
-      delay = this.retryDelayMs;
-      this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.retryMaxMs);
+      delay = this.retry.next();
     }
     this.maintenanceTimer = setTimeout(() => {
       this.maintenanceTimer = undefined;

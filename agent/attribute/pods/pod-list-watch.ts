@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { KernwatchError, ERROR_CODES } from '../../errors.js';
+import { RetryBackoff } from '../../retry-backoff.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { resourceVersionOf } from './pod-metadata.js';
 
@@ -62,7 +63,7 @@ export class PodListWatch {
   private readonly watchTimeoutSeconds: number;
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
-  private retryDelayMs: number;
+  private readonly retry: RetryBackoff;
   private rv: string | undefined;
   private listedOnce = false;
   private failing = false;
@@ -81,7 +82,7 @@ export class PodListWatch {
     this.watchTimeoutSeconds = options.watchTimeoutSeconds ?? 300;
     this.retryInitialMs = options.retryInitialMs ?? 1000;
     this.retryMaxMs = options.retryMaxMs ?? 60_000;
-    this.retryDelayMs = this.retryInitialMs;
+    this.retry = new RetryBackoff(this.retryInitialMs, this.retryMaxMs);
   }
 
   /** True once a list succeeded (and stays true: the data then ages, it does not vanish). */
@@ -275,14 +276,13 @@ export class PodListWatch {
   }
 
   private async backoff(): Promise<void> {
-    await sleep(this.retryDelayMs, undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
-    this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.retryMaxMs);
+    await sleep(this.retry.next(), undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
   }
 
   private recovered(): void {
     if (this.failing) this.log.info({ fieldSelector: this.fieldSelector }, 'Pod list/watch recovered.');
     this.failing = false;
-    this.retryDelayMs = this.retryInitialMs;
+    this.retry.reset();
   }
 
   private settleWaiters(synced: boolean): void {

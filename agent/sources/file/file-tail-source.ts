@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { ERROR_CODES, KernwatchError } from '../../errors.js';
 import type { EVENT_SOURCE } from '../../events.js';
 import type { Logger } from '../../telemetry/logger.js';
+import { RetryBackoff } from '../../retry-backoff.js';
 import { CheckpointStore } from '../checkpoint-store.js';
 import { LineSplitter } from '../line-splitter.js';
 import { newSourceCounters, type BatchWriter, type LiveSource, type SourceCounters } from '../raw-batch.js';
@@ -299,14 +300,13 @@ export class FileTailSource implements LiveSource<FilePosition> {
   }
 
   private async run(): Promise<void> {
-    let failures = 0;
+    const retry = new RetryBackoff(500, 30_000);
     while (this.state === 'running') {
       try {
         await this.step();
-        failures = 0;
+        retry.reset();
       } catch (err) {
-        failures++;
-        const delayMs = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+        const delayMs = retry.next();
         this.log.error({ err, path: this.path, delayMs }, 'Reading the file failed; retrying.');
         await this.sleep(delayMs, false);
       }
