@@ -41,7 +41,7 @@ describe.skipIf(why !== undefined)('source auto-detection on this host', () => {
     const detected = await detectSource({ auditLogPath: started.logPath, growthWindowMs: 300 });
     expect(detected).toEqual({
       spec: { type: 'kmsg' },
-      reason: `no auditd process in /proc and ${started.logPath} did not grow within 300 ms, so the kernel writes audit records to /dev/kmsg.`,
+      reason: `No auditd process in /proc and ${started.logPath} did not grow within 300 ms, so the kernel writes audit records to /dev/kmsg.`,
     });
   });
 });

@@ -63,7 +63,7 @@ describe('source auto-detection', () => {
     const log = join(dir, 'missing.log');
     expect(await detectSource({ procRoot, auditLogPath: log, growthWindowMs: 0 })).toEqual({
       spec: { type: 'kmsg' },
-      reason: `no auditd process in ${procRoot} and ${log} does not exist, so the kernel writes audit records to /dev/kmsg.`,
+      reason: `No auditd process in ${procRoot} and ${log} does not exist, so the kernel writes audit records to /dev/kmsg.`,
     });
   });
 
@@ -73,7 +73,7 @@ describe('source auto-detection', () => {
     const detected = await detectSource({ procRoot, auditLogPath: log, growthWindowMs: 30 });
     expect(detected).toEqual({
       spec: { type: 'kmsg' },
-      reason: `no auditd process in ${procRoot} and ${log} did not grow within 30 ms, so the kernel writes audit records to /dev/kmsg.`,
+      reason: `No auditd process in ${procRoot} and ${log} did not grow within 30 ms, so the kernel writes audit records to /dev/kmsg.`,
     });
   });
 
@@ -89,7 +89,7 @@ describe('source auto-detection', () => {
     });
     expect(detected).toEqual({
       spec: { type: 'auditd', path: log },
-      reason: `no auditd process in ${procRoot}, but ${log} grew within 200 ms, so an audit daemon writes it.`,
+      reason: `No auditd process in ${procRoot}, but ${log} grew within 200 ms, so an audit daemon writes it.`,
     });
   });
 
@@ -110,7 +110,7 @@ describe('source auto-detection', () => {
     const detected = await detectSource({ procRoot: missing, auditLogPath: log, growthWindowMs: 0 });
     expect(detected).toEqual({
       spec: { type: 'kmsg' },
-      reason: `${missing} unreadable (ENOENT) and ${log} does not exist, so the kernel writes audit records to /dev/kmsg.`,
+      reason: `${missing} is unreadable (ENOENT) and ${log} does not exist, so the kernel writes audit records to /dev/kmsg.`,
     });
   });
 });
