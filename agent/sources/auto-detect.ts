@@ -67,7 +67,9 @@ export async function detectSource(options: DetectSourceOptions = {}): Promise<D
 
   const logPath = options.auditLogPath ?? DEFAULT_AUDIT_LOG;
   const seen =
-    scan.error === undefined ? `No auditd process in ${procRoot}` : `${procRoot} is unreadable (${scan.error})`;
+    scan.error === undefined
+      ? `No auditd process in ${procRoot}`
+      : `${procRoot} is unreadable (${scan.error})`;
   if (growthWindowMs > 0 && (await grows(logPath, growthWindowMs))) {
     return {
       spec: { type: 'auditd', path: logPath },
