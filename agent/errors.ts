@@ -33,6 +33,13 @@ export class UsageError extends KernwatchError {
   }
 }
 
+/** A configuration file or flag that cannot be used: the CLI exits 2 with this message. */
+export class ConfigError extends KernwatchError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ERROR_CODES.config, message, options);
+  }
+}
+
 /** An input file or stream could not be opened or read. */
 export class InputUnreadableError extends KernwatchError {
   readonly path: string;

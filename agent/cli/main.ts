@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { ERROR_CODES, KernwatchError, UsageError } from '../errors.js';
-import { ConfigError } from '../config/config-loader.js';
+import { ConfigError, ERROR_CODES, KernwatchError, UsageError } from '../errors.js';
 import { formatSummary, parseParseArgs, PARSE_USAGE, runParse } from './parse.js';
 import { runAgent } from './run.js';
 import { parseRunArgs, RUN_USAGE } from './run-args.js';

@@ -1,15 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { ERROR_CODES, KernwatchError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { configSchema, type AgentConfig } from './config-schema.js';
-
-/** A configuration file or flag that cannot be used: the CLI exits 2 with this message. */
-export class ConfigError extends KernwatchError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ERROR_CODES.config, message, options);
-  }
-}
 
 /** Values given on the command line; each one present replaces the file's value. */
 export interface ConfigOverrides {

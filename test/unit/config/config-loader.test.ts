@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import {
-  ConfigError,
   loadConfig,
   parseConfigText,
   sinkFromSpec,
@@ -11,6 +10,7 @@ import {
   validateConfig,
 } from '../../../agent/config/config-loader.js';
 import { parseDuration } from '../../../agent/config/duration.js';
+import { ConfigError } from '../../../agent/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kw-config-'));
 afterAll(() => {
