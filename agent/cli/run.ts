@@ -1,5 +1,7 @@
 import { loadConfig } from '../config/config-loader.js';
 import { AgentRuntime } from '../pipeline/agent-runtime.js';
+import { agentMetrics } from '../telemetry/agent-metrics.js';
+import { HealthServer } from '../telemetry/health-server.js';
 import { createLogger } from '../telemetry/logger.js';
 import { resolveNodeName } from './node-name.js';
 import type { RunArgs } from './run-args.js';
@@ -10,11 +12,12 @@ export async function runAgent(args: RunArgs): Promise<number> {
   const node = resolveNodeName(config.node === '' ? undefined : config.node);
   const log = createLogger(config.log.level);
   const runtime = new AgentRuntime({ config, node, log });
-  if (config.metrics.addr !== undefined) {
-    log.warn(
-      { addr: config.metrics.addr },
-      'metrics.addr is set, but this build serves no metrics endpoint yet.',
-    );
+  // Served from before the start, so probes get answers (/readyz: not ready) while sources open.
+  const health =
+    config.metrics.addr === undefined ? undefined : new HealthServer(agentMetrics(runtime), runtime);
+  if (health !== undefined && config.metrics.addr !== undefined) {
+    const bound = await health.listen(config.metrics.addr);
+    log.info(bound, 'Serving /metrics, /healthz and /readyz.');
   }
   const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => {
@@ -31,6 +34,7 @@ export async function runAgent(args: RunArgs): Promise<number> {
   try {
     await runtime.start();
   } catch (err) {
+    await health?.close();
     clearInterval(keepAlive);
     throw err;
   }
@@ -42,11 +46,13 @@ export async function runAgent(args: RunArgs): Promise<number> {
       'A source can no longer be read; stopping so that the node reports the failure.',
     );
     await runtime.stop();
+    await health?.close();
     clearInterval(keepAlive);
     throw ended;
   }
   log.info({ signal: ended }, 'Stopping: delivering what was read and saving checkpoints.');
   await runtime.stop();
+  await health?.close();
   clearInterval(keepAlive);
   log.info('Stopped.');
   return 0;

@@ -58,7 +58,7 @@ export class AgentRuntime {
   readonly sinks: EventSink[] = [];
   readonly processes: ProcessTable;
   readonly attributor: Attributor;
-  private readonly queues: BatchQueue<unknown>[] = [];
+  readonly queues: BatchQueue<unknown>[] = [];
   private containers: ContainerDirectory | undefined;
   private pods: PodStore | undefined;
   private running: Promise<void>[] = [];
@@ -197,6 +197,15 @@ export class AgentRuntime {
     await this.pods?.stop();
     await Promise.allSettled(this.sinks.map((s) => s.close()));
     this.logSummary();
+  }
+
+  /** For /readyz: ready once every source is open and while every sink accepts events. */
+  notReadyBecause(): string | undefined {
+    if (this.stopped) return 'stopping';
+    if (this.chains.length === 0 || this.chains.length < this.sources.length)
+      return 'starting: sources are not all open yet';
+    const failing = this.sinks.filter((s) => !s.healthy()).map((s) => s.name);
+    return failing.length > 0 ? `sinks refusing events: ${failing.join(', ')}` : undefined;
   }
 
   /** Resolves with the error of the first chain that ended on its own: the agent cannot go on without it. */

@@ -45,6 +45,11 @@ interface BatchSpan<C> {
 
 const MAX_RETRY_DELAY_MS = 5000;
 const COMMIT_WARNING_INTERVAL_MS = 60_000;
+/** Events without a pod (host processes, unresolved, containers outside Kubernetes). */
+export const NO_NAMESPACE = '_host';
+/** Namespaces beyond the label bound; a node runs far fewer in practice. */
+export const OTHER_NAMESPACES = '_other';
+const MAX_DELIVERED_KEYS = 1024;
 /** How long an idle chain sleeps when nothing is held: only a new batch can give it work then. */
 const IDLE_WAIT_MS = 1000;
 
@@ -135,8 +140,22 @@ export class SourceChain<C> {
       }
       await this.deliver(events);
       this.counters.events += events.length;
+      this.countDelivered(events);
     }
     await this.commit();
+  }
+
+  /** Delivered events by kind, outcome and namespace, for metrics; namespaces beyond a bound share one key. */
+  readonly delivered = new Map<string, number>();
+
+  private countDelivered(events: readonly KernwatchEvent[]): void {
+    for (const e of events) {
+      let key = `${e.kind}|${e.outcome}|${e.pod?.namespace ?? NO_NAMESPACE}`;
+      if (!this.delivered.has(key) && this.delivered.size >= MAX_DELIVERED_KEYS) {
+        key = `${e.kind}|${e.outcome}|${OTHER_NAMESPACES}`;
+      }
+      this.delivered.set(key, (this.delivered.get(key) ?? 0) + 1);
+    }
   }
 
   private async deliver(events: readonly KernwatchEvent[]): Promise<void> {

@@ -1,0 +1,168 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AttributionCounters } from '../attribute/attributor.js';
+import type { ProcessTableCounters } from '../attribute/proc/process-table.js';
+import type { BatchQueue } from '../pipeline/batch-queue.js';
+import type { SourceChain } from '../pipeline/source-chain.js';
+import type { LiveSource } from '../sources/raw-batch.js';
+
+/** What the metrics read: the running agent's own counters. */
+export interface ObservedAgent {
+  readonly sources: readonly LiveSource[];
+  readonly chains: readonly SourceChain<unknown>[];
+  readonly queues: readonly BatchQueue<unknown>[];
+  readonly attributor: { readonly counters: AttributionCounters };
+  readonly processes: { counters(): Readonly<ProcessTableCounters>; readonly size: number };
+}
+
+/**
+ * Prometheus metrics of the agent. Nothing here is touched per line or per event: the stages keep plain
+ * counters, and each metric reads them when /metrics is scraped. Labels are bounded: source is the kind of
+ * source (auditd, kmsg, journald, syslog), never a path; namespace is bounded by the chain.
+ */
+export function agentMetrics(agent: ObservedAgent): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const perSource = (
+    name: string,
+    help: string,
+    read: (i: number) => number,
+    type: 'counter' | 'gauge' = 'counter',
+  ): void => {
+    const collect = function (this: Counter | Gauge): void {
+      this.reset();
+      agent.sources.forEach((s, i) => {
+        (this as Gauge).inc({ source: s.kind }, read(i));
+      });
+    };
+    if (type === 'counter')
+      new Counter({ name, help, labelNames: ['source'], registers: [registry], collect });
+    else new Gauge({ name, help, labelNames: ['source'], registers: [registry], collect });
+  };
+  const src = (i: number): LiveSource | undefined => agent.sources[i];
+  const chain = (i: number): SourceChain<unknown> | undefined => agent.chains[i];
+  perSource(
+    'kernwatch_lines_read_total',
+    'Lines (records) read from each source.',
+    (i) => src(i)?.counters.linesRead ?? 0,
+  );
+  perSource(
+    'kernwatch_batches_total',
+    'Batches handed from each source to its chain.',
+    (i) => src(i)?.counters.batches ?? 0,
+  );
+  perSource(
+    'kernwatch_transport_loss_total',
+    'Records the transport lost before they were read (kmsg ring overruns and sequence gaps).',
+    (i) => src(i)?.counters.transportLoss ?? 0,
+  );
+  perSource(
+    'kernwatch_kernel_loss_total',
+    'Audit records the kernel reported as not logged (printk rate limit, audit backlog, audit_lost).',
+    (i) => src(i)?.counters.kernelLoss ?? 0,
+  );
+  perSource(
+    'kernwatch_source_reopens_total',
+    'Rotations, truncations and restarts of a source.',
+    (i) => src(i)?.counters.reopens ?? 0,
+  );
+  perSource(
+    'kernwatch_delivery_retries_total',
+    'Batches a sink refused and was given again.',
+    (i) => chain(i)?.counters.deliveryRetries ?? 0,
+  );
+  perSource(
+    'kernwatch_checkpoint_failures_total',
+    'Checkpoints that could not be saved (records after them are read again after a restart).',
+    (i) => chain(i)?.counters.commitFailures ?? 0,
+  );
+  perSource(
+    'kernwatch_queue_batches',
+    'Batches waiting between a source and its chain.',
+    (i) => agent.queues[i]?.depthBatches ?? 0,
+    'gauge',
+  );
+  perSource(
+    'kernwatch_queue_lines',
+    'Lines waiting between a source and its chain.',
+    (i) => agent.queues[i]?.depthLines ?? 0,
+    'gauge',
+  );
+
+  new Counter({
+    name: 'kernwatch_dropped_total',
+    help: 'Records or events not delivered, by reason: queue_full (kmsg could not wait), too_long (a line beyond the read chunk), duplicate (the same event from another source).',
+    labelNames: ['source', 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      agent.sources.forEach((s, i) => {
+        const reason = s.kind === 'kmsg' || s.kind === 'journald' ? 'queue_full' : 'too_long';
+        this.inc({ source: s.kind, reason }, s.counters.dropped);
+        this.inc({ source: s.kind, reason: 'duplicate' }, agent.chains[i]?.counters.duplicatesDropped ?? 0);
+      });
+    },
+  });
+  new Counter({
+    name: 'kernwatch_malformed_lines_total',
+    help: 'Lines counted and skipped because they could not be read as a record, by reason.',
+    labelNames: ['source', 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      agent.sources.forEach((s, i) => {
+        const stats = agent.chains[i]?.parser.stats;
+        if (stats === undefined) return;
+        for (const [reason, n] of Object.entries(stats.malformed)) this.inc({ source: s.kind, reason }, n);
+      });
+    },
+  });
+  new Counter({
+    name: 'kernwatch_events_total',
+    help: 'Events delivered to every sink, by kind, outcome and namespace (_host: no pod).',
+    labelNames: ['source', 'kind', 'outcome', 'namespace'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      agent.sources.forEach((s, i) => {
+        for (const [key, n] of agent.chains[i]?.delivered ?? []) {
+          const [kind = '', outcome = '', namespace = ''] = key.split('|');
+          this.inc({ source: s.kind, kind, outcome, namespace }, n);
+        }
+      });
+    },
+  });
+  new Counter({
+    name: 'kernwatch_attribution_total',
+    help: 'Attribution results: pod, container, host, unresolved.',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = agent.attributor.counters;
+      for (const result of ['pod', 'container', 'host', 'unresolved'] as const)
+        this.inc({ result }, c[result]);
+    },
+  });
+  new Counter({
+    name: 'kernwatch_process_lookups_total',
+    help: 'Process lookups by where the answer came from: live (/proc now), cached (already gone), unknown.',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = agent.processes.counters();
+      this.inc({ result: 'live' }, c.lookupsLive);
+      this.inc({ result: 'cached' }, c.lookupsCached);
+      this.inc({ result: 'unknown' }, c.lookupsUnknown);
+    },
+  });
+  new Gauge({
+    name: 'kernwatch_process_table_entries',
+    help: 'Pids held in the process table.',
+    registers: [registry],
+    collect() {
+      this.set(agent.processes.size);
+    },
+  });
+  return registry;
+}
