@@ -12,6 +12,7 @@ export class CheckpointStore<T> {
   readonly path: string;
   private dirReady = false;
   private lastSyncMs = 0;
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     stateDir: string,
@@ -46,7 +47,19 @@ export class CheckpointStore<T> {
    * the agent loses nothing either way (the kernel has the rename), a power loss may cost the last second
    * of checkpoints, which means records read twice, never records missed.
    */
-  async save(value: T): Promise<void> {
+  save(value: T): Promise<void> {
+    // One save at a time, in call order: two overlapping renames could land out of order.
+    const saved = this.queue.then(() => this.write(value));
+    this.queue = saved.catch(() => undefined);
+    return saved;
+  }
+
+  /** Resolves once every save asked for so far has ended (stop() waits for this). */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
+  private async write(value: T): Promise<void> {
     const dir = join(this.path, '..');
     const tmp = `${this.path}.tmp`;
     try {

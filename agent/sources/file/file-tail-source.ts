@@ -120,7 +120,6 @@ export class FileTailSource implements LiveSource<FilePosition> {
 
   private pendingCommit: FilePosition | undefined;
   private commitTimer: NodeJS.Timeout | undefined;
-  private saveChain: Promise<void> = Promise.resolve();
   private lastSaveAt = 0;
 
   constructor(options: FileTailOptions) {
@@ -203,22 +202,18 @@ export class FileTailSource implements LiveSource<FilePosition> {
     }
   }
 
-  private flushCommit(): Promise<void> {
-    const save = async (): Promise<void> => {
-      const position = this.pendingCommit;
-      if (position === undefined) return;
-      this.pendingCommit = undefined;
-      this.lastSaveAt = Date.now();
-      try {
-        await this.store.save(position);
-      } catch (err) {
-        this.pendingCommit ??= position;
-        throw err;
-      }
-    };
-    const saved = this.saveChain.then(save);
-    this.saveChain = saved.catch(() => undefined);
-    return saved;
+  /** Saves the latest position asked for; the store keeps saves in order. */
+  private async flushCommit(): Promise<void> {
+    const position = this.pendingCommit;
+    if (position === undefined) return this.store.settled();
+    this.pendingCommit = undefined;
+    this.lastSaveAt = Date.now();
+    try {
+      await this.store.save(position);
+    } catch (err) {
+      this.pendingCommit ??= position;
+      throw err;
+    }
   }
 
   private async openInitial(): Promise<void> {

@@ -75,7 +75,6 @@ export class JournaldSource implements LiveSource<JournalPosition> {
   private delivering = false;
   private restartTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private commits: Promise<void> = Promise.resolve();
   private readonly transportCopies: TransportCopies | undefined;
 
   constructor(options: JournaldSourceOptions) {
@@ -118,10 +117,8 @@ export class JournaldSource implements LiveSource<JournalPosition> {
 
   commit(position: JournalPosition): Promise<void> {
     // Only a batch made before any entry carried a cursor has none: nothing to save then.
-    if (position.cursor === '') return this.commits;
-    const saved = this.commits.then(() => this.store.save(position));
-    this.commits = saved.catch(() => undefined);
-    return saved;
+    if (position.cursor === '') return this.store.settled();
+    return this.store.save(position);
   }
 
   async stop(): Promise<void> {
@@ -140,7 +137,7 @@ export class JournaldSource implements LiveSource<JournalPosition> {
       clearTimeout(killTimer);
     }
     this.pending = [];
-    await this.commits;
+    await this.store.settled();
   }
 
   private spawnChild(): void {

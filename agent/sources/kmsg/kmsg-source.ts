@@ -59,7 +59,6 @@ export class KmsgSource implements LiveSource<KmsgPosition> {
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private stopped = false;
-  private commits: Promise<void> = Promise.resolve();
 
   constructor(options: KmsgSourceOptions) {
     this.path = options.path ?? '/dev/kmsg';
@@ -125,10 +124,7 @@ export class KmsgSource implements LiveSource<KmsgPosition> {
   }
 
   commit(position: KmsgPosition): Promise<void> {
-    // Saves run one after another: two overlapping renames could otherwise land out of order.
-    const saved = this.commits.then(() => this.store.save(position));
-    this.commits = saved.catch(() => undefined);
-    return saved;
+    return this.store.save(position);
   }
 
   /** Stops reading at once (reads are synchronous, so no batch is half made) and waits for pending commits. */
@@ -140,7 +136,7 @@ export class KmsgSource implements LiveSource<KmsgPosition> {
     this.immediate = undefined;
     this.device?.close();
     this.device = undefined;
-    await this.commits;
+    await this.store.settled();
   }
 
   /**
