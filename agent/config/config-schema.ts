@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseByteSize } from './byte-size.js';
 import { parseDuration } from './duration.js';
 
 /**
@@ -14,6 +15,18 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
     return z.NEVER;
   }
   return ms;
+});
+
+/** A duration that must be more than zero (intervals and deadlines). */
+const positiveDuration = duration.refine((ms) => ms > 0, { error: 'must be more than 0' });
+
+const byteSize = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const bytes = typeof value === 'number' ? value : parseByteSize(value);
+  if (bytes === undefined || bytes <= 0) {
+    ctx.addIssue({ code: 'custom', message: `not a size: '${String(value)}' (e.g. 512KiB, 256MiB, 1GiB)` });
+    return z.NEVER;
+  }
+  return bytes;
 });
 
 const hostPort = z
@@ -48,23 +61,53 @@ export function sourceKey(source: SourceConfig): string {
 export const sinkConfigSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('stdout') }),
   z.strictObject({ type: z.literal('file'), path: z.string().min(1) }),
-  z.strictObject({
-    type: z.literal('nats'),
-    url: z.string().min(1),
-    stream: z.string().min(1).default('KERNWATCH'),
-    credsFile: z.string().min(1).optional(),
-    nkeySeedFile: z.string().min(1).optional(),
-    userFile: z.string().min(1).optional(),
-    passwordFile: z.string().min(1).optional(),
-    tokenFile: z.string().min(1).optional(),
-    tls: z
-      .strictObject({
-        caFile: z.string().min(1).optional(),
-        certFile: z.string().min(1).optional(),
-        keyFile: z.string().min(1).optional(),
-      })
-      .optional(),
-  }),
+  z
+    .strictObject({
+      type: z.literal('nats'),
+      /** nats://HOST:PORT or tls://HOST:PORT, several separated by commas. */
+      url: z.string().min(1),
+      stream: z.string().min(1).default('KERNWATCH'),
+      // Authentication: secrets only from files or named environment variables, never in this file.
+      credsFile: z.string().min(1).optional(),
+      nkeySeedFile: z.string().min(1).optional(),
+      user: z.string().min(1).optional(),
+      userFile: z.string().min(1).optional(),
+      passwordFile: z.string().min(1).optional(),
+      passwordEnv: z.string().min(1).optional(),
+      tokenFile: z.string().min(1).optional(),
+      tokenEnv: z.string().min(1).optional(),
+      tls: z
+        .strictObject({
+          caFile: z.string().min(1).optional(),
+          certFile: z.string().min(1).optional(),
+          keyFile: z.string().min(1).optional(),
+        })
+        .optional(),
+      /** Events awaiting their JetStream ack at once. */
+      maxInFlight: z.number().int().min(1).max(65_536).default(1024),
+      ackTimeout: positiveDuration.default(5000),
+      /** Set on the stream when kernwatch creates it: JetStream drops a re-sent event within it. */
+      duplicateWindow: positiveDuration.default(120_000),
+      /** Set on the stream when kernwatch creates it; 0 keeps events until deleted by hand. */
+      maxAge: duration.default(7 * 86_400_000),
+      spool: z
+        .strictObject({
+          /** The most the spool may hold while NATS is unreachable; beyond it the oldest events go. */
+          maxBytes: byteSize.default(256 * 1024 * 1024),
+          segmentBytes: byteSize.default(8 * 1024 * 1024),
+        })
+        .default({ maxBytes: 256 * 1024 * 1024, segmentBytes: 8 * 1024 * 1024 }),
+    })
+    .refine(
+      (n) =>
+        [
+          n.credsFile,
+          n.nkeySeedFile,
+          n.user ?? n.userFile ?? n.passwordFile ?? n.passwordEnv,
+          n.tokenFile ?? n.tokenEnv,
+        ].filter((v) => v !== undefined).length <= 1,
+      { error: 'choose one NATS authentication: credsFile, nkeySeedFile, user+password, or token' },
+    ),
   z.strictObject({ type: z.literal('falco-http'), url: z.string().min(1) }),
 ]);
 export type SinkConfig = z.infer<typeof sinkConfigSchema>;
@@ -96,9 +139,6 @@ const responseRuleSchema = z.strictObject({
     .default({ count: 1, within: 60_000 }),
   actions: z.array(responseActionSchema).min(1),
 });
-
-/** A duration that must be more than zero (intervals and deadlines). */
-const positiveDuration = duration.refine((ms) => ms > 0, { error: 'must be more than 0' });
 
 export const configSchema = z.strictObject({
   /** Default: the NODE_NAME environment variable, else the host name. */

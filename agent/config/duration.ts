@@ -1,7 +1,7 @@
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 /**
- * Parses the config's durations: `250ms`, `2s`, `10m`, `1h`, or a plain number of milliseconds. Written
+ * Parses the config's durations: `250ms`, `2s`, `10m`, `1h`, `7d`, or a plain number of milliseconds. Written
  * as an index loop (no regex) because config errors must name what was wrong, not "no match".
  */
 export function parseDuration(text: string): number | undefined {

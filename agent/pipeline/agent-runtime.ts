@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Histogram } from 'prom-client';
 import { Attributor, type ContainerLookup, type PodLookup } from '../attribute/attributor.js';
 import { ContainerDirectory } from '../attribute/cri/container-directory.js';
 import { loadKubeConfig } from '../attribute/pods/kube-config.js';
@@ -16,6 +18,7 @@ import { EVENT_SOURCE } from '../events.js';
 import type { ParseStats } from '../parse/parse-stats.js';
 import type { EventSink } from '../sinks/event-sink.js';
 import { FileSink } from '../sinks/file/file-sink.js';
+import { NatsSink } from '../sinks/nats/nats-sink.js';
 import { StdoutSink } from '../sinks/stdout/stdout-sink.js';
 import { detectSource } from '../sources/auto-detect.js';
 import { FileTailSource } from '../sources/file/file-tail-source.js';
@@ -59,6 +62,16 @@ export class AgentRuntime {
   readonly processes: ProcessTable;
   readonly attributor: Attributor;
   readonly queues: BatchQueue<unknown>[] = [];
+  /**
+   * Audit timestamp → JetStream ack, per event. Made here (registered by the metrics, if served) because
+   * the NATS sinks observe it as acks arrive.
+   */
+  readonly publishLatency = new Histogram({
+    name: 'kernwatch_publish_latency_seconds',
+    help: 'From the audit timestamp of an event to its JetStream ack (spooled events included).',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [],
+  });
   private containers: ContainerDirectory | undefined;
   private pods: PodStore | undefined;
   private running: Promise<void>[] = [];
@@ -127,7 +140,6 @@ export class AgentRuntime {
    */
   async start(): Promise<void> {
     const { config, log } = this.o;
-    for (const sink of config.sinks) this.sinks.push(await this.openSink(sink));
     const sourceConfigs = config.sources.length > 0 ? config.sources : [await this.autoDetected()];
     for (const sc of sourceConfigs) this.sources.push(this.makeSource(sc));
     this.processes.start();
@@ -145,6 +157,8 @@ export class AgentRuntime {
     }
     try {
       await this.ensureStateDir();
+      // After the sources: the NATS spool lives in the state directory.
+      for (const sink of config.sinks) this.sinks.push(await this.openSink(sink));
     } catch (err) {
       await this.stop();
       throw err;
@@ -275,7 +289,24 @@ export class AgentRuntime {
         await sink.open();
         return sink;
       }
-      case 'nats':
+      case 'nats': {
+        const sink = new NatsSink({
+          connection: sc,
+          stream: { name: sc.stream, duplicateWindowMs: sc.duplicateWindow, maxAgeMs: sc.maxAge },
+          spoolDir: join(this.o.config.stateDir, 'spool', spoolDirName(sc.url, sc.stream)),
+          spoolMaxBytes: sc.spool.maxBytes,
+          spoolSegmentBytes: sc.spool.segmentBytes,
+          maxInFlight: sc.maxInFlight,
+          ackTimeoutMs: sc.ackTimeout,
+          node: this.o.node,
+          log: this.o.log.child({ sink: 'nats' }),
+          onAckLatency: (seconds) => {
+            this.publishLatency.observe(seconds);
+          },
+        });
+        await sink.open();
+        return sink;
+      }
       case 'falco-http':
         throw new KernwatchError(
           ERROR_CODES.config,
@@ -297,6 +328,13 @@ export class AgentRuntime {
       );
     }
   }
+}
+
+/** One spool per NATS destination, named so that an operator can tell which is which. */
+function spoolDirName(url: string, stream: string): string {
+  let name = '';
+  for (const ch of `${url}-${stream}`) name += /[A-Za-z0-9.-]/.test(ch) ? ch : '_';
+  return name;
 }
 
 function parseSummary(stats: ParseStats): Record<string, unknown> {
