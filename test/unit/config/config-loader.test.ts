@@ -9,6 +9,8 @@ import {
   sourceFromSpec,
   validateConfig,
 } from '../../../agent/config/config-loader.js';
+import { parseByteSize } from '../../../agent/config/byte-size.js';
+import { configSchema } from '../../../agent/config/config-schema.js';
 import { parseDuration } from '../../../agent/config/duration.js';
 import { ConfigError } from '../../../agent/errors.js';
 
@@ -47,6 +49,11 @@ describe('the configuration file', () => {
       url: 'nats://nats.kernwatch:4222',
       stream: 'KERNWATCH',
       credsFile: '/etc/kernwatch/nats.creds',
+      maxInFlight: 1024,
+      ackTimeout: 5000,
+      duplicateWindow: 120_000,
+      maxAge: 7 * 86_400_000,
+      spool: { maxBytes: 256 * 1024 * 1024, segmentBytes: 8 * 1024 * 1024 },
     });
     expect(config.noise).toEqual({ coalesceWindow: 2000, perContainerPerSecond: 50 });
     expect(config.responses.cooldown).toBe(600_000);
@@ -172,12 +179,37 @@ describe('durations', () => {
     ['2s', 2000],
     ['10m', 600_000],
     ['1h', 3_600_000],
+    ['7d', 604_800_000],
     ['1.5s', 1500],
     ['40', 40],
   ])('%s is %d ms', (text, ms) => {
     expect(parseDuration(text)).toBe(ms);
   });
-  test.each(['', 's', '5 days', '1d', '-1s'])('%s is not a duration', (text) => {
+  test.each(['', 's', '5 days', '1w', '-1s'])('%s is not a duration', (text) => {
     expect(parseDuration(text)).toBeUndefined();
+  });
+});
+
+describe('sizes', () => {
+  test.each([
+    ['512KiB', 524_288],
+    ['256MiB', 268_435_456],
+    ['1GiB', 1_073_741_824],
+    ['64M', 67_108_864],
+    ['10MB', 10_000_000],
+    ['4096', 4096],
+  ])('%s is %d bytes', (text, bytes) => {
+    expect(parseByteSize(text)).toBe(bytes);
+  });
+  test.each(['', 'MiB', '5 parsecs', '-1MiB'])('%s is not a size', (text) => {
+    expect(parseByteSize(text)).toBeUndefined();
+  });
+
+  test('two NATS authentication schemes at once are refused', () => {
+    expect(() =>
+      configSchema.parse({
+        sinks: [{ type: 'nats', url: 'nats://n:4222', tokenFile: '/t', credsFile: '/c' }],
+      }),
+    ).toThrow(/choose one NATS authentication/);
   });
 });
