@@ -1,8 +1,10 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Histogram } from 'prom-client';
 import type { AttributionCounters } from '../attribute/attributor.js';
 import type { ProcessTableCounters } from '../attribute/proc/process-table.js';
 import type { BatchQueue } from '../pipeline/batch-queue.js';
 import type { SourceChain } from '../pipeline/source-chain.js';
+import type { EventSink } from '../sinks/event-sink.js';
+import { NatsSink } from '../sinks/nats/nats-sink.js';
 import type { LiveSource } from '../sources/raw-batch.js';
 
 /** What the metrics read: the running agent's own counters. */
@@ -12,6 +14,8 @@ export interface ObservedAgent {
   readonly queues: readonly BatchQueue<unknown>[];
   readonly attributor: { readonly counters: AttributionCounters };
   readonly processes: { counters(): Readonly<ProcessTableCounters>; readonly size: number };
+  readonly sinks: readonly EventSink[];
+  readonly publishLatency: Histogram;
 }
 
 /**
@@ -164,5 +168,72 @@ export function agentMetrics(agent: ObservedAgent): Registry {
       this.set(agent.processes.size);
     },
   });
+  natsMetrics(registry, agent);
   return registry;
+}
+
+/** The NATS sinks: connection, spool and what happened to each event (no label beyond a bounded reason). */
+function natsMetrics(registry: Registry, agent: ObservedAgent): void {
+  const nats = (): NatsSink[] => agent.sinks.filter((s): s is NatsSink => s instanceof NatsSink);
+  registry.registerMetric(agent.publishLatency);
+  new Gauge({
+    name: 'kernwatch_nats_connected',
+    help: '1 while every NATS sink holds a connection to a server, else 0 (events are spooled meanwhile).',
+    registers: [registry],
+    collect() {
+      const sinks = nats();
+      this.set(sinks.length > 0 && sinks.every((s) => s.isConnected) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'kernwatch_spool_bytes',
+    help: 'Bytes of events waiting in the NATS spool on disk.',
+    registers: [registry],
+    collect() {
+      this.set(nats().reduce((n, s) => n + s.spoolBytes, 0));
+    },
+  });
+  new Gauge({
+    name: 'kernwatch_spool_events',
+    help: 'Events waiting in the NATS spool on disk.',
+    registers: [registry],
+    collect() {
+      this.set(nats().reduce((n, s) => n + s.spoolEvents, 0));
+    },
+  });
+  new Counter({
+    name: 'kernwatch_nats_published_total',
+    help: 'Events acknowledged by JetStream, by result: stored, or duplicate (it already had that event id).',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of nats()) {
+        this.inc({ result: 'stored' }, s.counters.published - s.counters.duplicates);
+        this.inc({ result: 'duplicate' }, s.counters.duplicates);
+      }
+    },
+  });
+  new Counter({
+    name: 'kernwatch_spooled_total',
+    help: 'Events written to the NATS spool because NATS was unreachable or did not acknowledge them.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(nats().reduce((n, s) => n + s.counters.spooled, 0));
+    },
+  });
+  new Counter({
+    name: 'kernwatch_sink_dropped_total',
+    help: 'Events a sink could not keep, by sink and reason (spool_full: the oldest spooled events went).',
+    labelNames: ['sink', 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(
+        { sink: 'nats', reason: 'spool_full' },
+        nats().reduce((n, s) => n + (s.spoolCounters?.droppedMessages ?? 0), 0),
+      );
+    },
+  });
 }

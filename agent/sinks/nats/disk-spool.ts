@@ -187,14 +187,15 @@ export class DiskSpool {
           const rel = offset - bufStart;
           const decoded = decodeRecord(buf, rel);
           if (decoded === DECODE_STOP.incomplete) {
-            const want = Math.min(READ_CHUNK_BYTES, head.bytes - offset);
+            // Keep the unread rest of the buffer (a record may straddle reads) and read on from its end.
+            const readAt = bufStart + buf.length;
+            const want = Math.min(READ_CHUNK_BYTES, head.bytes - readAt);
+            if (want <= 0) break;
             const fresh = Buffer.allocUnsafe(want);
-            const { bytesRead } = await handle.read(fresh, 0, want, offset);
+            const { bytesRead } = await handle.read(fresh, 0, want, readAt);
             if (bytesRead === 0) break;
-            // Keep what is left of the old buffer: a record may straddle reads.
             buf = Buffer.concat([buf.subarray(rel), fresh.subarray(0, bytesRead)]);
             bufStart = offset;
-            if (decodeRecord(buf, 0) === DECODE_STOP.incomplete && bytesRead < want) break;
             continue;
           }
           if (decoded === DECODE_STOP.corrupt) {

@@ -11,6 +11,7 @@ import {
   type AgentProcess,
 } from '../../helpers/agent-process.js';
 import { CORPUS } from '../../helpers/fixtures.js';
+import { get, metricsPort, sample } from '../../helpers/metrics-scrape.js';
 import { missingPrerequisite } from '../../helpers/prerequisites.js';
 
 // /metrics, /healthz and /readyz of a running agent, scraped over loopback: the figures must be the
@@ -18,26 +19,6 @@ import { missingPrerequisite } from '../../helpers/prerequisites.js';
 
 const skip = missingPrerequisite([needsBuiltCli]);
 const LOG = join(CORPUS, 'kmsg/kernel618-seccomp-all-actions.kmsg');
-
-/** The port the agent logged it serves on (it was asked for port 0: any free one). */
-function metricsPort(agent: AgentProcess): number | undefined {
-  for (const line of agent.stderr().split('\n')) {
-    if (!line.includes('Serving /metrics')) continue;
-    return (JSON.parse(line) as { port: number }).port;
-  }
-  return undefined;
-}
-
-async function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`http://127.0.0.1:${String(port)}${path}`);
-  return { status: res.status, body: await res.text() };
-}
-
-/** The value of one sample line, e.g. `kernwatch_lines_read_total{source="syslog"}`. */
-function sample(body: string, series: string): number | undefined {
-  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 describe.skipIf(skip)("the agent's metrics and health endpoints", () => {
   const dir = mkdtempSync(join(tmpdir(), 'kw-e2e-metrics-'));
