@@ -108,7 +108,13 @@ export const sinkConfigSchema = z.discriminatedUnion('type', [
         ].filter((v) => v !== undefined).length <= 1,
       { error: 'choose one NATS authentication: credsFile, nkeySeedFile, user+password, or token' },
     ),
-  z.strictObject({ type: z.literal('falco-http'), url: z.string().min(1) }),
+  z.strictObject({
+    type: z.literal('falco-http'),
+    /** falcosidekick's address: http(s)://HOST:PORT/ (from --sink falco+http://HOST:PORT/). */
+    url: z.string().min(1),
+    /** Alerts held while falcosidekick is away; beyond it the oldest are dropped (counted). */
+    maxQueuedEvents: z.number().int().min(1).default(10_000),
+  }),
 ]);
 export type SinkConfig = z.infer<typeof sinkConfigSchema>;
 

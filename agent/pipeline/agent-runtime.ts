@@ -17,6 +17,7 @@ import { ERROR_CODES, KernwatchError } from '../errors.js';
 import { EVENT_SOURCE } from '../events.js';
 import type { ParseStats } from '../parse/parse-stats.js';
 import type { EventSink } from '../sinks/event-sink.js';
+import { FalcoHttpSink } from '../sinks/falco-http/falco-http-sink.js';
 import { FileSink } from '../sinks/file/file-sink.js';
 import { NatsSink } from '../sinks/nats/nats-sink.js';
 import { StdoutSink } from '../sinks/stdout/stdout-sink.js';
@@ -218,7 +219,7 @@ export class AgentRuntime {
     if (this.stopped) return 'stopping';
     if (this.chains.length === 0 || this.chains.length < this.sources.length)
       return 'starting: sources are not all open yet';
-    const failing = this.sinks.filter((s) => !s.healthy()).map((s) => s.name);
+    const failing = this.sinks.filter((s) => s.bestEffort !== true && !s.healthy()).map((s) => s.name);
     return failing.length > 0 ? `sinks refusing events: ${failing.join(', ')}` : undefined;
   }
 
@@ -308,10 +309,11 @@ export class AgentRuntime {
         return sink;
       }
       case 'falco-http':
-        throw new KernwatchError(
-          ERROR_CODES.config,
-          `The ${sc.type} sink is not available in this version; use stdout or file:PATH.`,
-        );
+        return new FalcoHttpSink({
+          url: sc.url,
+          maxQueuedEvents: sc.maxQueuedEvents,
+          log: this.o.log.child({ sink: 'falco-http' }),
+        });
     }
   }
 

@@ -7,6 +7,11 @@ import type { KernwatchEvent } from '../events.js';
  */
 export interface EventSink {
   readonly name: string;
+  /**
+   * A best-effort sink takes events into its own bounded queue and never refuses or delays a batch (Falco
+   * HTTP, Kubernetes Events): its outages are counted and logged, but do not make the agent unready.
+   */
+  readonly bestEffort?: boolean;
   deliver(events: readonly KernwatchEvent[]): Promise<void>;
   /** Can the sink take events now? For /readyz and logs. */
   healthy(): boolean;

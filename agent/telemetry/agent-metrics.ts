@@ -4,6 +4,7 @@ import type { ProcessTableCounters } from '../attribute/proc/process-table.js';
 import type { BatchQueue } from '../pipeline/batch-queue.js';
 import type { SourceChain } from '../pipeline/source-chain.js';
 import type { EventSink } from '../sinks/event-sink.js';
+import { FalcoHttpSink } from '../sinks/falco-http/falco-http-sink.js';
 import { NatsSink } from '../sinks/nats/nats-sink.js';
 import type { LiveSource } from '../sources/raw-batch.js';
 
@@ -168,13 +169,15 @@ export function agentMetrics(agent: ObservedAgent): Registry {
       this.set(agent.processes.size);
     },
   });
-  natsMetrics(registry, agent);
+  sinkMetrics(registry, agent);
   return registry;
 }
 
-/** The NATS sinks: connection, spool and what happened to each event (no label beyond a bounded reason). */
-function natsMetrics(registry: Registry, agent: ObservedAgent): void {
+/** The sinks' own counts: NATS connection and spool, Falco HTTP queue; labels are bounded (sink, reason). */
+function sinkMetrics(registry: Registry, agent: ObservedAgent): void {
   const nats = (): NatsSink[] => agent.sinks.filter((s): s is NatsSink => s instanceof NatsSink);
+  const falco = (): FalcoHttpSink[] =>
+    agent.sinks.filter((s): s is FalcoHttpSink => s instanceof FalcoHttpSink);
   registry.registerMetric(agent.publishLatency);
   new Gauge({
     name: 'kernwatch_nats_connected',
@@ -234,6 +237,25 @@ function natsMetrics(registry: Registry, agent: ObservedAgent): void {
         { sink: 'nats', reason: 'spool_full' },
         nats().reduce((n, s) => n + (s.spoolCounters?.droppedMessages ?? 0), 0),
       );
+      for (const s of falco())
+        for (const [reason, n] of Object.entries(s.counters.dropped)) this.inc({ sink: 'falco', reason }, n);
+    },
+  });
+  new Counter({
+    name: 'kernwatch_falco_sent_total',
+    help: 'Alerts falcosidekick accepted.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(falco().reduce((n, s) => n + s.counters.sent, 0));
+    },
+  });
+  new Gauge({
+    name: 'kernwatch_falco_queued',
+    help: 'Alerts waiting for falcosidekick, in flight included.',
+    registers: [registry],
+    collect() {
+      this.set(falco().reduce((n, s) => n + s.counters.queued + s.counters.inFlight, 0));
     },
   });
 }

@@ -78,6 +78,8 @@ export class NatsSink implements EventSink {
   private replayer: Promise<void> = Promise.resolve();
   private connecting: Promise<void> = Promise.resolve();
   private cancelSleep: () => void = () => undefined;
+  /** Resolved (and replaced) whenever the connection drops: in-flight pipelines give up on it. */
+  private connectionLost = newSignal();
   private readonly publishWarning: RateLimitedWarning;
 
   constructor(private readonly o: NatsSinkOptions) {
@@ -188,6 +190,7 @@ export class NatsSink implements EventSink {
     const onAckLatency = this.o.onAckLatency;
     return {
       stream: this.o.stream.name,
+      abandon: this.connectionLost.promise,
       maxInFlight: this.o.maxInFlight,
       ackTimeoutMs: this.o.ackTimeoutMs,
       ...(onAckLatency === undefined
@@ -303,9 +306,15 @@ export class NatsSink implements EventSink {
       void this.watchStatus(nc, backoff);
       await nc.closed();
       this.connected = false;
+      this.dropConnection();
       this.streamReady = false;
       if (!this.closed) this.o.log.warn('The NATS connection was closed; connecting again.');
     }
+  }
+
+  private dropConnection(): void {
+    this.connectionLost.resolve();
+    this.connectionLost = newSignal();
   }
 
   /** A sleep that close() cuts short. */
@@ -347,6 +356,15 @@ export class NatsSink implements EventSink {
       }
     }
   }
+}
+
+/** A promise and its resolve (Node 20 has no Promise.withResolvers). */
+function newSignal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
 }
 
 function toMessage(e: KernwatchEvent): SpoolMessage {

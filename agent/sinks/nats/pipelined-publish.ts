@@ -16,6 +16,11 @@ export interface PipelineOptions {
   ackTimeoutMs: number;
   /** Called once per acknowledged message (latency metric). */
   onAck?: (m: SpoolMessage) => void;
+  /**
+   * Resolves when the connection is known to be gone: the pipeline then gives up at once instead of
+   * waiting out the ack timeout of every message in flight (which would hold the chain for seconds).
+   */
+  abandon?: Promise<unknown>;
 }
 
 /**
@@ -40,6 +45,19 @@ export function publishPipelined(
     let next = 0;
     let inFlight = 0;
     let failed = false;
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      // A snapshot: acks arriving after an abandon must not change what the caller already spooled.
+      resolve({ ...result, acked: [...result.acked] });
+    };
+    void o.abandon?.then(() => {
+      if (done) return;
+      failed = true;
+      result.error ??= new Error('the NATS connection was lost with messages awaiting their ack');
+      finish();
+    });
     const launch = (): void => {
       while (!failed && inFlight < o.maxInFlight && next < messages.length) {
         const i = next++;
@@ -53,6 +71,7 @@ export function publishPipelined(
           expect: { streamName: o.stream },
         }).then(
           (ack) => {
+            if (done) return;
             result.acked[i] = true;
             result.ackedCount++;
             if (ack.duplicate) result.duplicates++;
@@ -60,6 +79,7 @@ export function publishPipelined(
             settle();
           },
           (err: unknown) => {
+            if (done) return;
             if (!failed) result.error = err;
             failed = true;
             settle();
@@ -69,7 +89,7 @@ export function publishPipelined(
     };
     const settle = (): void => {
       inFlight--;
-      if (inFlight === 0 && (failed || next >= messages.length)) resolve(result);
+      if (inFlight === 0 && (failed || next >= messages.length)) finish();
       else launch();
     };
     launch();
