@@ -42,6 +42,7 @@ const WELL_KNOWN_CRI_SOCKETS = [
 ] as const;
 
 const SHUTDOWN_DRAIN_MS = 10_000;
+const WAITING_SOURCE_QUEUE = { batches: 8, lines: 16_384 } as const;
 
 export interface AgentRuntimeOptions {
   config: AgentConfig;
@@ -147,7 +148,13 @@ export class AgentRuntime {
     await this.containers?.start();
     this.pods?.start();
     for (const source of this.sources) {
-      const queue = new BatchQueue<unknown>();
+      // A source that can wait (files, journald) needs only a few batches queued to keep the chain busy,
+      // and each batch's lines keep the whole read chunk they were cut from alive (a 1 MiB string): a
+      // long queue there is memory for nothing. kmsg cannot wait; its ring overruns, so it gets room.
+      const queue =
+        source.kind === EVENT_SOURCE.kmsg
+          ? new BatchQueue<unknown>()
+          : new BatchQueue<unknown>(WAITING_SOURCE_QUEUE.batches, WAITING_SOURCE_QUEUE.lines);
       try {
         await source.start(queue);
       } catch (err) {

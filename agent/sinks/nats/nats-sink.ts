@@ -1,4 +1,4 @@
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import type { KernwatchEvent } from '../../events.js';
 import { RetryBackoff } from '../../retry-backoff.js';
@@ -9,7 +9,7 @@ import type { EventSink } from '../event-sink.js';
 import { DiskSpool, type DiskSpoolOptions } from './disk-spool.js';
 import { natsConnectionOptions, type NatsConnectSettings } from './nats-connection.js';
 import { denialSubject } from './nats-subjects.js';
-import { publishPipelined } from './pipelined-publish.js';
+import { JetStreamPublisher, publishPipelined } from './pipelined-publish.js';
 import type { SpoolMessage } from './spool-record.js';
 import { ensureStream, type StreamWish } from './stream-setup.js';
 
@@ -69,7 +69,7 @@ export class NatsSink implements EventSink {
   };
   private spool: DiskSpool | undefined;
   private nc: NatsConnection | undefined;
-  private js: JetStreamClient | undefined;
+  private publisher: JetStreamPublisher | undefined;
   private connected = false;
   private streamReady = false;
   private closed = false;
@@ -166,14 +166,14 @@ export class NatsSink implements EventSink {
     const spool = this.spool;
     if (spool === undefined) throw new Error('NatsSink.deliver before open()');
     const messages = events.map(toMessage);
-    const js = this.js;
-    if (js === undefined || !this.connected || !this.streamReady || !spool.isEmpty || this.closed) {
+    const publisher = this.publisher;
+    if (publisher === undefined || !this.connected || !this.streamReady || !spool.isEmpty || this.closed) {
       await spool.append(messages);
       this.counters.spooled += messages.length;
       this.wakeReplayer();
       return;
     }
-    const result = await publishPipelined(js, messages, this.pipelineOptions());
+    const result = await publishPipelined(publisher, messages, this.pipelineOptions());
     this.countPublished(result.ackedCount, result.duplicates);
     if (result.ackedCount === messages.length) return;
     this.counters.publishFailures++;
@@ -189,7 +189,6 @@ export class NatsSink implements EventSink {
   private pipelineOptions(): Parameters<typeof publishPipelined>[2] {
     const onAckLatency = this.o.onAckLatency;
     return {
-      stream: this.o.stream.name,
       abandon: this.connectionLost.promise,
       maxInFlight: this.o.maxInFlight,
       ackTimeoutMs: this.o.ackTimeoutMs,
@@ -224,8 +223,8 @@ export class NatsSink implements EventSink {
       delayMs = undefined;
       const spool = this.spool;
       while (!this.closed && spool !== undefined && !spool.isEmpty) {
-        const js = this.js;
-        if (js === undefined || !this.connected) break;
+        const publisher = this.publisher;
+        if (publisher === undefined || !this.connected) break;
         if (!this.streamReady) {
           await this.ensureStream();
           if (!this.streamReady) {
@@ -235,7 +234,7 @@ export class NatsSink implements EventSink {
         }
         const chunk = await spool.read(REPLAY_CHUNK_MESSAGES);
         if (chunk === undefined) break;
-        const result = await publishPipelined(js, chunk.messages, this.pipelineOptions());
+        const result = await publishPipelined(publisher, chunk.messages, this.pipelineOptions());
         let prefix = 0;
         while (prefix < chunk.messages.length && result.acked[prefix] === true) prefix++;
         await spool.consume(chunk, prefix);
@@ -297,7 +296,7 @@ export class NatsSink implements EventSink {
       failures = 0;
       backoff.reset();
       this.nc = nc;
-      this.js = jetstream(nc);
+      this.publisher = new JetStreamPublisher(nc, this.o.stream.name);
       this.connected = true;
       this.o.log.info({ server: nc.getServer() }, 'Connected to NATS.');
       void this.ensureStream().then(() => {

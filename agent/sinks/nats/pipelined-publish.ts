@@ -1,4 +1,10 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
+import {
+  createInbox,
+  headers,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
 import type { SpoolMessage } from './spool-record.js';
 
 export interface PipelineResult {
@@ -11,26 +17,116 @@ export interface PipelineResult {
 }
 
 export interface PipelineOptions {
-  stream: string;
   maxInFlight: number;
+  /** Without any ack for this long, the messages still in flight count as failed. */
   ackTimeoutMs: number;
   /** Called once per acknowledged message (latency metric). */
   onAck?: (m: SpoolMessage) => void;
   /**
    * Resolves when the connection is known to be gone: the pipeline then gives up at once instead of
-   * waiting out the ack timeout of every message in flight (which would hold the chain for seconds).
+   * waiting out the ack timeout (which would hold the chain for seconds).
    */
   abandon?: Promise<unknown>;
 }
 
+type AckHandler = (error: Error | undefined, duplicate: boolean) => void;
+
 /**
- * Publishes in order with up to `maxInFlight` messages awaiting their JetStream ack: one round trip per
- * message would cap delivery at a few thousand events per second. After the first failure nothing new is
- * sent (the connection is probably gone) but the messages already in flight are waited for, so the
- * result says exactly which ones JetStream has.
+ * JetStream publishing with acks collected on one wildcard inbox subscription. The client's own
+ * `js.publish` makes a request per message (a promise, a timer and a mux entry each), which caps a
+ * 2-core node at about 15k messages/s; plain publishes with a reply subject and one subscription reach
+ * several times that, leaving the bus itself as the limit. Each message carries `Nats-Msg-Id` (dedup)
+ * and `Nats-Expected-Stream` (it must land in kernwatch's stream, not in another capturing the subject).
+ */
+export class JetStreamPublisher {
+  private readonly prefix: string;
+  private readonly sub: Subscription;
+  private readonly waiting = new Map<string, AckHandler>();
+  private next = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly stream: string,
+  ) {
+    this.prefix = createInbox();
+    this.sub = nc.subscribe(`${this.prefix}.*`, {
+      callback: (err, msg) => {
+        if (err === null) this.onReply(msg);
+      },
+    });
+  }
+
+  /** Messages sent and not yet answered (a bound for the caller). */
+  get inFlight(): number {
+    return this.waiting.size;
+  }
+
+  /** Sends one message; returns its token (for `forget`). */
+  send(m: SpoolMessage, onAck: AckHandler): string {
+    const token = (this.next++).toString(36);
+    const h = headers();
+    h.set('Nats-Msg-Id', m.id);
+    h.set('Nats-Expected-Stream', this.stream);
+    this.waiting.set(token, onAck);
+    try {
+      this.nc.publish(m.subject, m.data, { headers: h, reply: `${this.prefix}.${token}` });
+    } catch (err) {
+      this.waiting.delete(token);
+      onAck(err instanceof Error ? err : new Error(String(err)), false);
+    }
+    return token;
+  }
+
+  /** Forgets the handlers of messages given up on (their late acks are ignored). */
+  forget(tokens: readonly string[]): void {
+    for (const t of tokens) this.waiting.delete(t);
+  }
+
+  close(): void {
+    this.sub.unsubscribe();
+    this.waiting.clear();
+  }
+
+  private onReply(msg: Msg): void {
+    const token = msg.subject.slice(this.prefix.length + 1);
+    const handler = this.waiting.get(token);
+    if (handler === undefined) return;
+    this.waiting.delete(token);
+    // A status reply with no body: 503 means no stream captures the subject (no responders).
+    if (msg.headers?.hasError === true) {
+      handler(new Error(`JetStream answered ${String(msg.headers.code)} ${msg.headers.description}`), false);
+      return;
+    }
+    let ack: unknown;
+    try {
+      ack = JSON.parse(msg.string());
+    } catch {
+      handler(new Error('JetStream sent an ack that is not JSON'), false);
+      return;
+    }
+    if (typeof ack !== 'object' || ack === null) {
+      handler(new Error('JetStream sent an empty ack'), false);
+      return;
+    }
+    if ('error' in ack) {
+      const e = ack.error as { code?: number; description?: string } | undefined;
+      handler(
+        new Error(`JetStream refused the message: ${e?.description ?? 'unknown'} (${String(e?.code)})`),
+        false,
+      );
+      return;
+    }
+    handler(undefined, 'duplicate' in ack && ack.duplicate === true);
+  }
+}
+
+/**
+ * Publishes in order with up to `maxInFlight` messages awaiting their ack. After the first failure
+ * nothing new is sent (the connection is probably gone) but the messages in flight are waited for, so
+ * the result says exactly which ones JetStream has.
  */
 export function publishPipelined(
-  js: JetStreamClient,
+  publisher: JetStreamPublisher,
   messages: readonly SpoolMessage[],
   o: PipelineOptions,
 ): Promise<PipelineResult> {
@@ -46,17 +142,33 @@ export function publishPipelined(
     let inFlight = 0;
     let failed = false;
     let done = false;
+    let lastProgress = performance.now();
+    const pending = new Set<string>();
     const finish = (): void => {
       if (done) return;
       done = true;
-      // A snapshot: acks arriving after an abandon must not change what the caller already spooled.
+      clearInterval(watchdog);
+      // Given up on: their acks may never come (the connection is gone), so nothing may wait for them.
+      if (pending.size > 0) publisher.forget([...pending]);
+      // A snapshot: acks arriving later must not change what the caller already spooled.
       resolve({ ...result, acked: [...result.acked] });
     };
-    void o.abandon?.then(() => {
+    const giveUp = (error: Error): void => {
       if (done) return;
       failed = true;
-      result.error ??= new Error('the NATS connection was lost with messages awaiting their ack');
+      result.error ??= error;
       finish();
+    };
+    // One timer per pipeline, not one per message: the ack timeout counts from the last progress.
+    const watchdog = setInterval(
+      () => {
+        if (performance.now() - lastProgress >= o.ackTimeoutMs)
+          giveUp(new Error(`no JetStream ack for ${String(o.ackTimeoutMs)} ms`));
+      },
+      Math.max(10, Math.floor(o.ackTimeoutMs / 4)),
+    );
+    void o.abandon?.then(() => {
+      giveUp(new Error('the NATS connection was lost with messages awaiting their ack'));
     });
     const launch = (): void => {
       while (!failed && inFlight < o.maxInFlight && next < messages.length) {
@@ -64,33 +176,25 @@ export function publishPipelined(
         const m = messages[i];
         if (m === undefined) continue;
         inFlight++;
-        js.publish(m.subject, m.data, {
-          msgID: m.id,
-          timeout: o.ackTimeoutMs,
-          // A publish must land in kernwatch's stream, not in another that happens to capture the subject.
-          expect: { streamName: o.stream },
-        }).then(
-          (ack) => {
-            if (done) return;
+        const token = publisher.send(m, (error, duplicate) => {
+          if (done) return;
+          pending.delete(token);
+          inFlight--;
+          lastProgress = performance.now();
+          if (error === undefined) {
             result.acked[i] = true;
             result.ackedCount++;
-            if (ack.duplicate) result.duplicates++;
+            if (duplicate) result.duplicates++;
             o.onAck?.(m);
-            settle();
-          },
-          (err: unknown) => {
-            if (done) return;
-            if (!failed) result.error = err;
+          } else {
+            if (!failed) result.error = error;
             failed = true;
-            settle();
-          },
-        );
+          }
+          if (inFlight === 0 && (failed || next >= messages.length)) finish();
+          else launch();
+        });
+        if (!done && inFlight > 0) pending.add(token);
       }
-    };
-    const settle = (): void => {
-      inFlight--;
-      if (inFlight === 0 && (failed || next >= messages.length)) finish();
-      else launch();
     };
     launch();
   });
