@@ -152,6 +152,24 @@ export interface IdentifiedDenial {
   key: string;
 }
 
+/** Why one event stands for several denials (agent/pipeline/noise/). */
+export const NOISE_REASON = { coalesced: 'coalesced', rateLimited: 'rate_limited' } as const;
+export type NoiseReason = (typeof NOISE_REASON)[keyof typeof NOISE_REASON];
+
+/**
+ * Present only on an event the noise filter emitted for denials it held back: `coalesced` (identical
+ * denials within the coalescing window) or `rate_limited` (a container's denials beyond its rate limit,
+ * of any identity). The event's own fields are those of the first held denial; `count` says how many it
+ * stands for.
+ */
+export interface NoiseInfo {
+  reason: NoiseReason;
+  /** ISO-8601 UTC audit time of the earliest denial this event stands for. */
+  firstTime: string;
+  /** ISO-8601 UTC audit time of the latest. */
+  lastTime: string;
+}
+
 export interface KernwatchEvent {
   schema: typeof EVENT_SCHEMA;
   id: string;
@@ -162,6 +180,7 @@ export interface KernwatchEvent {
   kind: DenialKind;
   outcome: Outcome;
   count: number;
+  noise?: NoiseInfo;
   process: ProcessInfo;
   seccomp?: SeccompDetail;
   apparmor?: AppArmorDetail;

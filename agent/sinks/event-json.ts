@@ -1,4 +1,11 @@
-import type { AppArmorDetail, KernwatchEvent, ProcessInfo, SeccompDetail, SelinuxDetail } from '../events.js';
+import type {
+  AppArmorDetail,
+  KernwatchEvent,
+  NoiseInfo,
+  ProcessInfo,
+  SeccompDetail,
+  SelinuxDetail,
+} from '../events.js';
 
 /**
  * The event as one line of JSON, keys in the documented order. Hand-written because JSON.stringify of
@@ -8,7 +15,9 @@ import type { AppArmorDetail, KernwatchEvent, ProcessInfo, SeccompDetail, Selinu
 export function eventToJson(e: KernwatchEvent): string {
   let s = `{"schema":"${e.schema}","id":${str(e.id)}`;
   if (e.auditId !== undefined) s += `,"auditId":${str(e.auditId)}`;
-  s += `,"time":${str(e.time)},"node":${str(e.node)},"source":"${e.source}","kind":"${e.kind}","outcome":"${e.outcome}","count":${String(e.count)},"process":${processJson(e.process)}`;
+  s += `,"time":${str(e.time)},"node":${str(e.node)},"source":"${e.source}","kind":"${e.kind}","outcome":"${e.outcome}","count":${String(e.count)}`;
+  if (e.noise !== undefined) s += `,"noise":${noiseJson(e.noise)}`;
+  s += `,"process":${processJson(e.process)}`;
   if (e.seccomp !== undefined) s += `,"seccomp":${seccompJson(e.seccomp)}`;
   if (e.apparmor !== undefined) s += `,"apparmor":${appArmorJson(e.apparmor)}`;
   if (e.selinux !== undefined) s += `,"selinux":${selinuxJson(e.selinux)}`;
@@ -28,6 +37,10 @@ export function eventsToNdjson(events: readonly KernwatchEvent[]): string {
 }
 
 const str = JSON.stringify as (value: string) => string;
+
+function noiseJson(n: NoiseInfo): string {
+  return `{"reason":"${n.reason}","firstTime":${str(n.firstTime)},"lastTime":${str(n.lastTime)}}`;
+}
 
 function processJson(p: ProcessInfo): string {
   let s = `{"pid":${String(p.pid)}`;

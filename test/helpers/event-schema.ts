@@ -17,7 +17,12 @@ export function schemaProblems(e: KernwatchEvent, node = 'test-node'): string[] 
   check(ev.node === node, 'node');
   check(ev.source === 'file', 'source');
   check(ev.attribution === 'unresolved', 'attribution');
-  check(ev.count === 1, 'count');
+  if (ev.noise === undefined) {
+    check(ev.count === 1, 'count');
+  } else {
+    check(isUint(ev.count) && (ev.count as number) >= 1, 'count');
+    p.push(...noiseProblems(ev.noise));
+  }
   check(typeof ev.time === 'string' && ISO_UTC.test(ev.time) && !Number.isNaN(Date.parse(ev.time)), 'time');
 
   const id = typeof ev.id === 'string' ? ev.id : '';
@@ -100,6 +105,7 @@ export const EVENT_KEY_ORDER: readonly string[] = [
   'kind',
   'outcome',
   'count',
+  'noise',
   'process',
   'seccomp',
   'apparmor',
@@ -144,6 +150,27 @@ const APPARMOR_OUTCOME: ReadonlyMap<string, string> = new Map([
   ['AUDIT', 'logged'],
   ['KILL', 'killed'],
 ]);
+
+/**
+ * docs/events.md: `noise` (only on an event standing for denials the noise filter held back) is
+ * { reason: "coalesced" | "rate_limited", firstTime, lastTime }, ISO times with firstTime <= lastTime.
+ */
+function noiseProblems(v: unknown): string[] {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return ['noise'];
+  const n = v as Record<string, unknown>;
+  const out: string[] = [];
+  if (n.reason !== 'coalesced' && n.reason !== 'rate_limited') out.push(`noise.reason ${String(n.reason)}`);
+  const times = [n.firstTime, n.lastTime];
+  if (!times.every((t) => typeof t === 'string' && ISO_UTC.test(t) && !Number.isNaN(Date.parse(t)))) {
+    out.push('noise times');
+  } else if (Date.parse(n.firstTime as string) > Date.parse(n.lastTime as string)) {
+    out.push('noise.firstTime after noise.lastTime');
+  }
+  for (const k of Object.keys(n)) if (!NOISE_KEYS.has(k)) out.push(`unknown noise key ${k}`);
+  return out;
+}
+
+const NOISE_KEYS = new Set(['reason', 'firstTime', 'lastTime']);
 
 function isUint(v: unknown): boolean {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0;
