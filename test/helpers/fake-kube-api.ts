@@ -2,19 +2,29 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { EVENTS } from './fake-kube-events.js';
+import { applyPatch } from './fake-kube-patch.js';
 import { parseFieldSelector, parseLabelSelector, type Matcher } from './fake-kube-selectors.js';
 import {
   apiVersionOf,
+  groupResourceOf,
+  KUBE_VERB,
   objectKey,
+  qualifiedKindOf,
+  READ_ONLY_VERBS,
   ResourceStore,
   ResourceVersionClock,
   WATCH_EVENT,
   type KubeObject,
+  type KubeVerb,
   type ResourceType,
   type StoredChange,
 } from './fake-kube-store.js';
+import { invalidCauses, invalidMessage, type FieldError } from './fake-kube-validation.js';
 
 export type { KubeObject, KubeObjectMeta, OwnerReference, ResourceType } from './fake-kube-store.js';
+export { KUBE_VERB, type KubeVerb } from './fake-kube-store.js';
+export { EVENTS } from './fake-kube-events.js';
 
 /**
  * A Kubernetes API server for tests, in process, on 127.0.0.1 and a random port (nothing real can run
@@ -23,7 +33,12 @@ export type { KubeObject, KubeObjectMeta, OwnerReference, ResourceType } from '.
  * allowWatchBookmarks and timeoutSeconds as newline-delimited WatchEvents, 410 Expired for history it no
  * longer holds, 404 / 400 / 405 / 504 Status objects with the real messages, field-selector transitions
  * (an object leaving a watch's selector arrives as DELETED). Resources are declared as data
- * (`ResourceType`); only pods are registered so far, and only GET verbs are served.
+ * (`ResourceType`): pods (read-only) and events.k8s.io/v1 Events, which also take POST (201, 409
+ * AlreadyExists, 422 Invalid from the real validation, 400 for bodies the decoder refuses) and PATCH
+ * (JSON patch, merge patch, strategic merge patch; 404, 409 Conflict on a stale resourceVersion, 415 for an
+ * unknown patch type; a no-op patch keeps the resourceVersion). Tests can fail the next N requests of a
+ * verb (`failRequests`: 500, 429 with Retry-After, 503…) or hold them (`delayRequests`); a held request is
+ * still carried out after the delay, as on a slow real server, even if the client gave up on it.
  */
 
 export const PODS: ResourceType = {
@@ -49,19 +64,6 @@ export const PODS: ResourceType = {
   fieldAliases: { 'spec.host': 'spec.nodeName' },
 };
 
-/** Verbs as the API server's RequestInfo names them. */
-export const KUBE_VERB = {
-  get: 'get',
-  list: 'list',
-  watch: 'watch',
-  create: 'create',
-  update: 'update',
-  patch: 'patch',
-  delete: 'delete',
-  deletecollection: 'deletecollection',
-} as const;
-export type KubeVerb = (typeof KUBE_VERB)[keyof typeof KUBE_VERB];
-
 export interface KubeStatus {
   kind: 'Status';
   apiVersion: 'v1';
@@ -80,6 +82,32 @@ export interface RecordedRequest {
   verb: KubeVerb | undefined;
   resource: string | undefined;
   status: number;
+  /** The Content-Type header, when the request had one (PATCH bodies are told apart by it). */
+  contentType?: string;
+  /** The request body of a POST, PUT or PATCH, as text. */
+  body?: string;
+}
+
+/** A request failure to inject (`failRequests`). reason and message default to the real server's for the code. */
+export interface RequestFailure {
+  verb: KubeVerb;
+  /** The resource's plural. Default pods. */
+  resource?: string;
+  code: number;
+  /** How many of the next matching requests fail. Default 1. */
+  times?: number;
+  reason?: string;
+  message?: string;
+  /** 429 and 503: the Retry-After header and details.retryAfterSeconds. Default 1 for 429. */
+  retryAfterSeconds?: number;
+}
+
+/** Requests to hold before they are served (`delayRequests`). */
+export interface RequestDelay {
+  verb: KubeVerb;
+  resource?: string;
+  ms: number;
+  times?: number;
 }
 
 export interface FakeKubeApiOptions {
@@ -102,6 +130,31 @@ interface InjectedFailure {
   verb: KubeVerb;
   resource: string;
   status: KubeStatus;
+  headers: Record<string, string>;
+  remaining: number;
+}
+
+interface InjectedDelay {
+  verb: KubeVerb;
+  resource: string;
+  ms: number;
+  remaining: number;
+}
+
+type Send = (code: number, body: unknown, headers?: Record<string, string>) => void;
+type Reply = (status: KubeStatus, headers?: Record<string, string>) => void;
+
+/** One request, routed and read, on its way to its verb's handler. */
+interface ServedRequest {
+  route: Route;
+  verb: KubeVerb;
+  query: Record<string, string>;
+  body: string;
+  contentType: string | undefined;
+  res: ServerResponse;
+  /** Answers with a body and records the status. */
+  send: Send;
+  reply: Reply;
 }
 
 interface Route {
@@ -118,13 +171,17 @@ export class FakeKubeApi {
   private readonly stores = new Map<string, ResourceStore>();
   private readonly watchers = new Set<Watcher>();
   private readonly failures: InjectedFailure[] = [];
+  private readonly delays: InjectedDelay[] = [];
+  private readonly heldRequests = new Set<NodeJS.Timeout>();
   private readonly historyLimit: number;
+  private closed = false;
   private port = 0;
 
   private constructor(options: FakeKubeApiOptions) {
     this.token = options.token ?? randomBytes(16).toString('hex');
     this.historyLimit = options.historyLimit ?? 1000;
     this.register(PODS);
+    this.register(EVENTS);
     this.server = createServer((req, res) => {
       this.handle(req, res);
     });
@@ -182,6 +239,20 @@ export class FakeKubeApi {
 
   getPod(namespace: string, name: string): KubeObject | undefined {
     return this.storeOf(PODS).get(namespace, name);
+  }
+
+  /** One stored object as a GET returns it (kind and apiVersion set), or undefined. */
+  getObject(type: ResourceType, namespace: string | undefined, name: string): KubeObject | undefined {
+    const object = this.storeOf(type).get(namespace, name);
+    return object === undefined ? undefined : withKind(type, object);
+  }
+
+  /** The stored objects of a type (in one namespace, or all), sorted by namespace/name, kind and apiVersion set. */
+  objects(type: ResourceType, namespace?: string): KubeObject[] {
+    return this.storeOf(type)
+      .current()
+      .filter(([, o]) => namespace === undefined || o.metadata.namespace === namespace)
+      .map(([, o]) => withKind(type, o));
   }
 
   create(type: ResourceType, input: KubeObject): KubeObject {
@@ -263,7 +334,48 @@ export class FakeKubeApi {
 
   /** Answers the next request with this verb on this resource with `code` (e.g. 500, 403, 429). */
   failNext(verb: KubeVerb, code: number, reason: string, message: string, resource = PODS.plural): void {
-    this.failures.push({ verb, resource, status: kubeStatus(code, reason, message) });
+    this.failRequests({ verb, resource, code, reason, message });
+  }
+
+  /**
+   * Answers the next `times` requests with this verb on this resource with a failure Status, with the
+   * real server's reason and message for the code unless given (429 also carries Retry-After).
+   */
+  failRequests(failure: RequestFailure): void {
+    const standard = STANDARD_FAILURES[failure.code] ?? {
+      reason: 'InternalError',
+      message: 'injected failure',
+    };
+    const retryAfter = failure.retryAfterSeconds ?? (failure.code === 429 ? 1 : undefined);
+    const details = retryAfter === undefined ? undefined : { retryAfterSeconds: retryAfter };
+    this.failures.push({
+      verb: failure.verb,
+      resource: failure.resource ?? PODS.plural,
+      status: kubeStatus(
+        failure.code,
+        failure.reason ?? standard.reason,
+        failure.message ?? standard.message,
+        details,
+      ),
+      headers: retryAfter === undefined ? {} : { 'Retry-After': String(retryAfter) },
+      remaining: failure.times ?? 1,
+    });
+  }
+
+  /** Holds the next `times` requests with this verb on this resource for `ms` before serving them. */
+  delayRequests(delay: RequestDelay): void {
+    this.delays.push({
+      verb: delay.verb,
+      resource: delay.resource ?? PODS.plural,
+      ms: delay.ms,
+      remaining: delay.times ?? 1,
+    });
+  }
+
+  /** Drops every injected failure and delay not yet used. */
+  clearInjected(): void {
+    this.failures.splice(0);
+    this.delays.splice(0);
   }
 
   /** Requests seen with this verb on this resource (failed ones included). */
@@ -291,6 +403,9 @@ export class FakeKubeApi {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.heldRequests) clearTimeout(timer);
+    this.heldRequests.clear();
     this.closeWatches();
     await new Promise<void>((resolve) => {
       this.server.close(() => {
@@ -313,10 +428,15 @@ export class FakeKubeApi {
       resource: undefined,
       status: 200,
     };
+    const contentType = req.headers['content-type'];
+    if (contentType !== undefined) recorded.contentType = contentType;
     this.requests.push(recorded);
-    const reply = (status: KubeStatus): void => {
-      recorded.status = status.code;
-      sendJson(res, status.code, status);
+    const send: Send = (code, body, headers = {}) => {
+      recorded.status = code;
+      sendJson(res, code, body, headers);
+    };
+    const reply: Reply = (status, headers = {}) => {
+      send(status.code, status, headers);
     };
 
     if (req.headers.authorization !== `Bearer ${this.token}`) {
@@ -336,13 +456,46 @@ export class FakeKubeApi {
       reply(kubeStatus(400, 'BadRequest', `invalid boolean value for watch: ${query.watch ?? ''}`));
       return;
     }
-    const injected = this.failures.findIndex((f) => f.verb === verb && f.resource === route.type.plural);
-    if (injected >= 0) {
-      const [failure] = this.failures.splice(injected, 1);
-      if (failure !== undefined) reply(failure.status);
+    // Injections are taken in arrival order, so "the next N requests" means exactly those.
+    const delay = takeInjected(this.delays, verb, route.type.plural);
+    const failure = takeInjected(this.failures, verb, route.type.plural);
+    const hasBody = verb === KUBE_VERB.create || verb === KUBE_VERB.update || verb === KUBE_VERB.patch;
+    if (delay === undefined && !hasBody) {
+      // Reads stay synchronous: a watch is registered before the request handler returns.
+      this.serve({ route, verb, query, body: '', contentType, res, send, reply }, failure);
       return;
     }
-    if (verb !== KUBE_VERB.get && verb !== KUBE_VERB.list && verb !== KUBE_VERB.watch) {
+    void (async () => {
+      const body = hasBody ? await readBody(req) : '';
+      if (hasBody) recorded.body = body;
+      if (delay !== undefined) await this.hold(delay.ms);
+      if (this.closed) return;
+      this.serve({ route, verb, query, body, contentType, res, send, reply }, failure);
+    })();
+  }
+
+  /** Waits like a slow server; the request is still carried out afterwards unless the fake closed. */
+  private hold(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.heldRequests.delete(timer);
+        resolve();
+      }, ms);
+      this.heldRequests.add(timer);
+    });
+  }
+
+  private serve(request: ServedRequest, failure: InjectedFailure | undefined): void {
+    const { route, verb, query, res, send, reply } = request;
+    if (failure !== undefined) {
+      reply(failure.status, failure.headers);
+      return;
+    }
+    // POST goes to a collection, PATCH to one object: the other paths have no such route (405).
+    const misrouted =
+      (verb === KUBE_VERB.create && route.name !== undefined) ||
+      (verb === KUBE_VERB.patch && route.name === undefined);
+    if (misrouted || !(route.type.verbs ?? READ_ONLY_VERBS).includes(verb)) {
       reply(
         kubeStatus(
           405,
@@ -356,15 +509,28 @@ export class FakeKubeApi {
     if (verb === KUBE_VERB.get) {
       const object = store.get(route.namespace, route.name ?? '');
       if (object === undefined) {
-        reply(
-          kubeStatus(404, 'NotFound', `${route.type.plural} "${route.name ?? ''}" not found`, {
-            name: route.name,
-            kind: route.type.plural,
-          }),
-        );
+        reply(notFound(route.type, route.name ?? ''));
         return;
       }
-      sendJson(res, 200, withKind(route.type, object));
+      send(200, withKind(route.type, object));
+      return;
+    }
+    if (verb === KUBE_VERB.create) {
+      this.createFromRequest(request);
+      return;
+    }
+    if (verb === KUBE_VERB.patch) {
+      this.patchFromRequest(request);
+      return;
+    }
+    if (verb !== KUBE_VERB.list && verb !== KUBE_VERB.watch) {
+      reply(
+        kubeStatus(
+          405,
+          'MethodNotAllowed',
+          'the server does not allow this method on the requested resource',
+        ),
+      );
       return;
     }
     const selector = this.selectorFor(route, query);
@@ -372,11 +538,174 @@ export class FakeKubeApi {
       reply(kubeStatus(400, 'BadRequest', selector.message));
       return;
     }
-    const failure =
+    const listFailure =
       verb === KUBE_VERB.list
         ? this.list(store, route, selector.matches, query, res)
         : this.watch(store, route, selector.matches, query, res);
-    if (failure !== undefined) reply(failure);
+    if (listFailure !== undefined) reply(listFailure);
+  }
+
+  /** POST: decode, default the namespace and name, validate, store; 201 with the stored object. */
+  private createFromRequest({ route, body, send, reply }: ServedRequest): void {
+    const type = route.type;
+    if (type.namespaced && route.namespace === undefined) {
+      reply(
+        kubeStatus(
+          405,
+          'MethodNotAllowed',
+          'the server does not allow this method on the requested resource',
+        ),
+      );
+      return;
+    }
+    const decoded = decodeObject(type, body);
+    if ('message' in decoded) {
+      reply(kubeStatus(400, 'BadRequest', decoded.message));
+      return;
+    }
+    const object = decoded.object;
+    if (route.namespace !== undefined) {
+      if (object.metadata.namespace !== undefined && object.metadata.namespace !== route.namespace) {
+        reply(
+          kubeStatus(
+            400,
+            'BadRequest',
+            'the namespace of the provided object does not match the namespace sent on the request',
+          ),
+        );
+        return;
+      }
+      object.metadata.namespace = route.namespace;
+    }
+    const generateName = object.metadata.generateName;
+    if (object.metadata.name === '' && typeof generateName === 'string' && generateName !== '') {
+      object.metadata.name = `${generateName}${randomSuffix()}`;
+    }
+    const errors = type.validateCreate?.(object) ?? [];
+    if (errors.length > 0) {
+      reply(invalidStatus(type, object.metadata.name, errors));
+      return;
+    }
+    if (this.storeOf(type).get(object.metadata.namespace, object.metadata.name) !== undefined) {
+      reply(
+        kubeStatus(
+          409,
+          'AlreadyExists',
+          `${groupResourceOf(type)} "${object.metadata.name}" already exists`,
+          {
+            name: object.metadata.name,
+            ...groupDetail(type),
+            kind: type.plural,
+          },
+        ),
+      );
+      return;
+    }
+    const sentVersion = parseResourceVersion(object.metadata.resourceVersion ?? '');
+    if (sentVersion !== undefined && sentVersion !== 0) {
+      // etcd3 store's Create: a plain error, which the handler answers as a 500.
+      reply(
+        kubeStatus(
+          500,
+          'InternalError',
+          'Internal error occurred: resourceVersion should not be set on objects to be created',
+          {
+            causes: [{ message: 'resourceVersion should not be set on objects to be created' }],
+          },
+        ),
+      );
+      return;
+    }
+    // The server assigns identity and version (FillObjectMetaSystemFields); what a client sent is not kept.
+    delete object.metadata.uid;
+    delete object.metadata.resourceVersion;
+    delete object.metadata.creationTimestamp;
+    const created = this.create(type, object);
+    send(201, withKind(type, created));
+  }
+
+  /** PATCH: apply by content type, check preconditions and the update validation; no-op patches keep the version. */
+  private patchFromRequest({ route, contentType, body, send, reply }: ServedRequest): void {
+    const type = route.type;
+    const name = route.name ?? '';
+    const current = this.storeOf(type).get(route.namespace, name);
+    if (current === undefined) {
+      reply(notFound(type, name));
+      return;
+    }
+    const patched = applyPatch(withKind(type, current), contentType, body, type.strategicMergePatch === true);
+    if (!patched.ok) {
+      const reason = { 400: 'BadRequest', 415: 'UnsupportedMediaType', 422: 'Invalid' }[patched.code];
+      reply(kubeStatus(patched.code, reason, patched.message));
+      return;
+    }
+    const decoded = decodeObject(type, JSON.stringify(patched.object));
+    if ('message' in decoded) {
+      reply(kubeStatus(400, 'BadRequest', decoded.message));
+      return;
+    }
+    const next = decoded.object;
+    if (next.metadata.name !== name) {
+      reply(
+        kubeStatus(
+          400,
+          'BadRequest',
+          `the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`,
+        ),
+      );
+      return;
+    }
+    const conflict = (message: string): KubeStatus =>
+      kubeStatus(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${groupResourceOf(type)} "${name}": ${message}`,
+        {
+          name,
+          ...groupDetail(type),
+          kind: type.plural,
+        },
+      );
+    if (next.metadata.uid !== undefined && next.metadata.uid !== current.metadata.uid) {
+      reply(
+        conflict(
+          `Precondition failed: UID in precondition: ${next.metadata.uid}, UID in object meta: ${current.metadata.uid ?? ''}`,
+        ),
+      );
+      return;
+    }
+    if (
+      next.metadata.resourceVersion !== undefined &&
+      next.metadata.resourceVersion !== current.metadata.resourceVersion
+    ) {
+      reply(
+        conflict(
+          'the object has been modified; please apply your changes to the latest version and try again',
+        ),
+      );
+      return;
+    }
+    // Server-owned metadata survives any patch.
+    const { uid, resourceVersion, creationTimestamp, namespace } = current.metadata;
+    const serverOwned = Object.entries({ uid, resourceVersion, creationTimestamp, namespace }).filter(
+      ([, value]) => value !== undefined,
+    );
+    next.metadata = { ...next.metadata, ...Object.fromEntries(serverOwned) };
+    const errors = type.validateUpdate?.(next, current) ?? [];
+    if (errors.length > 0) {
+      reply(invalidStatus(type, name, errors));
+      return;
+    }
+    if (canonicalJson(next) === canonicalJson(current)) {
+      // Nothing changed: the real server writes nothing and keeps the resourceVersion.
+      send(200, withKind(type, current));
+      return;
+    }
+    const updated = this.update(type, route.namespace, name, (o) => {
+      for (const key of Object.keys(o)) Reflect.deleteProperty(o, key);
+      Object.assign(o, next);
+    });
+    send(200, withKind(type, updated));
   }
 
   private route(pathname: string): Route | undefined {
@@ -754,10 +1083,129 @@ function writeEvent(res: ServerResponse, type: string, object: unknown): void {
   res.write(`${JSON.stringify({ type, object })}\n`);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+  });
   res.end(text);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    // A client that gave up mid-body: serve what arrived (the decoder then refuses it, as a real server would).
+    req.on('error', () => {
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+  });
+}
+
+/** Takes one use of the first injection for this verb and resource, if any. */
+function takeInjected<T extends { verb: KubeVerb; resource: string; remaining: number }>(
+  list: T[],
+  verb: KubeVerb,
+  resource: string,
+): T | undefined {
+  const at = list.findIndex((entry) => entry.verb === verb && entry.resource === resource);
+  const entry = list[at];
+  if (entry === undefined) return undefined;
+  entry.remaining -= 1;
+  if (entry.remaining <= 0) list.splice(at, 1);
+  return entry;
+}
+
+/** The real reasons and messages of the failures tests inject most. */
+const STANDARD_FAILURES: Record<number, { reason: string; message: string }> = {
+  429: { reason: 'TooManyRequests', message: 'Too many requests, please try again later.' },
+  500: { reason: 'InternalError', message: 'Internal error occurred: etcdserver: request timed out' },
+  503: { reason: 'ServiceUnavailable', message: 'the server is currently unable to handle the request' },
+  504: { reason: 'Timeout', message: 'the server was unable to return a response in the time allotted' },
+};
+
+function notFound(type: ResourceType, name: string): KubeStatus {
+  return kubeStatus(404, 'NotFound', `${groupResourceOf(type)} "${name}" not found`, {
+    name,
+    ...groupDetail(type),
+    kind: type.plural,
+  });
+}
+
+function invalidStatus(type: ResourceType, name: string, errors: readonly FieldError[]): KubeStatus {
+  return kubeStatus(422, 'Invalid', invalidMessage(qualifiedKindOf(type), name, errors), {
+    name,
+    ...groupDetail(type),
+    kind: type.kind,
+    causes: invalidCauses(errors),
+  });
+}
+
+/** Status details name the group only when there is one (core resources leave it out). */
+function groupDetail(type: ResourceType): { group?: string } {
+  return type.group === '' ? {} : { group: type.group };
+}
+
+/** A request body as an object of this type, or the 400 message the real decoder gives. */
+function decodeObject(type: ResourceType, body: string): { object: KubeObject } | { message: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (err) {
+    return { message: `couldn't get version/kind; json parse error: ${(err as Error).message}` };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return { message: `couldn't get version/kind; json parse error: not an object` };
+  }
+  const object = parsed as Record<string, unknown>;
+  const apiVersion = apiVersionOf(type);
+  if (object.apiVersion !== undefined && object.apiVersion !== apiVersion) {
+    return {
+      message: `the API version in the data (${typeof object.apiVersion === 'string' ? object.apiVersion : JSON.stringify(object.apiVersion)}) does not match the expected API version (${apiVersion})`,
+    };
+  }
+  if (object.kind !== undefined && object.kind !== type.kind) {
+    return {
+      message: `${type.kind} in version "${type.version}" cannot be handled as a ${type.kind}: kind mismatch`,
+    };
+  }
+  const metadata = record(object.metadata);
+  const name = typeof metadata.name === 'string' ? metadata.name : '';
+  const out = { ...object, metadata: { ...metadata, name } } as KubeObject;
+  delete out.apiVersion;
+  delete out.kind;
+  const refused = type.decodeError?.(out);
+  return refused === undefined ? { object: out } : { message: refused };
+}
+
+/** JSON with sorted keys, to tell a no-op patch from a change. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
+}
+
+/** The random part of a generateName, from the alphabet apiserver's names.SimpleNameGenerator uses. */
+function randomSuffix(): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  const bytes = randomBytes(5);
+  let out = '';
+  for (const b of bytes) out += alphabet.charAt(b % alphabet.length);
+  return out;
 }
 
 function routeKey(group: string, version: string, plural: string): string {

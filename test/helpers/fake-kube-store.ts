@@ -5,6 +5,24 @@
  * are rebuilt.
  */
 
+import type { FieldError } from './fake-kube-validation.js';
+
+/** Verbs as the API server's RequestInfo names them. */
+export const KUBE_VERB = {
+  get: 'get',
+  list: 'list',
+  watch: 'watch',
+  create: 'create',
+  update: 'update',
+  patch: 'patch',
+  delete: 'delete',
+  deletecollection: 'deletecollection',
+} as const;
+export type KubeVerb = (typeof KUBE_VERB)[keyof typeof KUBE_VERB];
+
+/** What a resource serves when it declares no verbs: it is read-only (anything else is 405). */
+export const READ_ONLY_VERBS: readonly KubeVerb[] = [KUBE_VERB.get, KUBE_VERB.list, KUBE_VERB.watch];
+
 export interface OwnerReference {
   apiVersion: string;
   kind: string;
@@ -61,10 +79,30 @@ export interface ResourceType {
   fields: Record<string, (object: KubeObject) => string>;
   /** Field labels the server converts to another (`spec.host` → `spec.nodeName` for pods). */
   fieldAliases?: Record<string, string>;
+  /** Verbs served over HTTP; others answer 405. Default READ_ONLY_VERBS. */
+  verbs?: readonly KubeVerb[];
+  /** Built-in types take strategic merge patches; custom resources answer 415 to them. */
+  strategicMergePatch?: boolean;
+  /** What the JSON decoder refuses in a body (a typed field it cannot parse): the 400 message. */
+  decodeError?: (object: KubeObject) => string | undefined;
+  /** The registry strategy's create validation; any error answers 422 Invalid. */
+  validateCreate?: (object: KubeObject) => FieldError[];
+  /** The registry strategy's update validation (PUT and PATCH results); any error answers 422 Invalid. */
+  validateUpdate?: (object: KubeObject, previous: KubeObject) => FieldError[];
 }
 
 export function apiVersionOf(type: ResourceType): string {
   return type.group === '' ? type.version : `${type.group}/${type.version}`;
+}
+
+/** `pods`, `events.events.k8s.io`: how NotFound / AlreadyExists / Conflict messages name the resource. */
+export function groupResourceOf(type: ResourceType): string {
+  return type.group === '' ? type.plural : `${type.plural}.${type.group}`;
+}
+
+/** `Pod`, `Event.events.k8s.io`: how Invalid messages name the kind. */
+export function qualifiedKindOf(type: ResourceType): string {
+  return type.group === '' ? type.kind : `${type.kind}.${type.group}`;
 }
 
 export function objectKey(namespace: string | undefined, name: string): string {
