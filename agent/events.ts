@@ -150,6 +150,8 @@ export interface IdentifiedDenial {
   denial: Denial;
   /** The part of `id` after the node: `<auditId>/<i>`, or a synthetic key for records without an audit id. */
   key: string;
+  /** The parser's line number of the event's first record (live chains hold checkpoints by it). */
+  line?: number;
 }
 
 /** Why one event stands for several denials (agent/pipeline/noise/). */

@@ -3,18 +3,23 @@ import { ConfigError, ERROR_CODES, KernwatchError, UsageError } from '../errors.
 import { formatSummary, parseParseArgs, PARSE_USAGE, runParse } from './parse.js';
 import { runAgent } from './run.js';
 import { parseRunArgs, RUN_USAGE } from './run-args.js';
+import { runWatch } from './watch.js';
+import { parseWatchArgs, WATCH_USAGE } from './watch-args.js';
 
 const USAGE = `Usage: kernwatch <command> [options]
 
 Commands:
   run      the agent: read the kernel's denials live, attribute them to pods, deliver events
   parse    read audit records from files or stdin, one event per kernel denial
+  watch    follow the live feed of denial events from NATS, one readable line per event
 
 Run 'kernwatch <command> --help' for a command's options.
 
 ${RUN_USAGE}
 
-${PARSE_USAGE}`;
+${PARSE_USAGE}
+
+${WATCH_USAGE}`;
 
 export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
 const RUN_EXIT_GRACE_MS = 2000;
@@ -43,6 +48,12 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(formatSummary(result));
         return result.unreadable.length > 0 ? EXIT.findings : EXIT.ok;
       }
+      case 'watch': {
+        const code = await runWatch(parseWatchArgs(rest));
+        // The connection is closed; a client timer still pending must not hold the exit up.
+        setTimeout(() => process.exit(code), RUN_EXIT_GRACE_MS).unref();
+        return code;
+      }
       case '--help':
       case '-h':
       case 'help':
@@ -54,7 +65,10 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`Unknown command '${command}'.`);
     }
   } catch (err) {
-    if (err instanceof UsageError && (err.message === PARSE_USAGE || err.message === RUN_USAGE)) {
+    if (
+      err instanceof UsageError &&
+      (err.message === PARSE_USAGE || err.message === RUN_USAGE || err.message === WATCH_USAGE)
+    ) {
       process.stdout.write(`${err.message}\n`);
       return EXIT.ok;
     }

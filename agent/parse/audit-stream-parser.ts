@@ -469,7 +469,7 @@ export class AuditStreamParser {
     const seen = this.unidentifiedKeys.get(base) ?? 0;
     if (this.unidentifiedKeys.size >= RECENT_IDS_LIMIT) deleteOldest(this.unidentifiedKeys);
     this.unidentifiedKeys.set(base, seen + 1);
-    this.onDenial({ denial: d, key: `${base}/${String(seen)}` });
+    this.onDenial({ denial: d, key: `${base}/${String(seen)}`, line: u.firstLine });
   }
 
   private emitEvent(ev: PendingEvent): void {
@@ -480,7 +480,8 @@ export class AuditStreamParser {
     this.rememberEmitted(ev.auditId, ev.indexBase + n);
     for (let i = 0; i < n; i++) {
       const denial = ev.denials[i];
-      if (denial !== undefined) this.onDenial({ denial, key: `${ev.auditId}/${String(ev.indexBase + i)}` });
+      if (denial !== undefined)
+        this.onDenial({ denial, key: `${ev.auditId}/${String(ev.indexBase + i)}`, line: ev.firstLine });
     }
   }
 

@@ -29,6 +29,7 @@ import type { LiveSource } from '../sources/raw-batch.js';
 import type { Logger } from '../telemetry/logger.js';
 import { RateLimitedWarning } from '../telemetry/rate-limited-warning.js';
 import { BatchQueue } from './batch-queue.js';
+import { NoiseFilter } from './noise/noise-filter.js';
 import { RecentEventIds } from './recent-event-ids.js';
 import { SourceChain } from './source-chain.js';
 
@@ -181,6 +182,14 @@ export class AgentRuntime {
         attributor: this.attributor,
         sinks: this.sinks,
         holdMs: config.parse.holdTime,
+        ...(config.noise.coalesceWindow > 0 || config.noise.perContainerPerSecond > 0
+          ? {
+              noise: new NoiseFilter({
+                coalesceWindowMs: config.noise.coalesceWindow,
+                perContainerPerSecond: config.noise.perContainerPerSecond,
+              }),
+            }
+          : {}),
         log: log.child({ source: source.name }),
         ...(recentIds === undefined ? {} : { recentIds }),
       });

@@ -6,6 +6,8 @@ import type { EventSink } from '../sinks/event-sink.js';
 import type { LiveSource, RawBatch } from '../sources/raw-batch.js';
 import type { Logger } from '../telemetry/logger.js';
 import { TAKE_RESULT, type BatchQueue } from './batch-queue.js';
+import type { HeldInput } from './noise/noise-filter.js';
+import type { NoiseFilter } from './noise/noise-filter.js';
 import type { RecentEventIds } from './recent-event-ids.js';
 
 export interface DenialAttributor {
@@ -22,6 +24,8 @@ export interface SourceChainOptions<C> {
   recentIds?: RecentEventIds;
   /** How long an event waits for sibling records before it is emitted without them. */
   holdMs: number;
+  /** Coalescing and rate limiting between attribution and the sinks (none: every denial published). */
+  noise?: NoiseFilter;
   log: Logger;
   /** Monotonic clock in ms. */
   clock?: () => number;
@@ -87,13 +91,10 @@ export class SourceChain<C> {
     });
   }
 
-  /** Runs until the queue is closed and drained, then emits what the parser still holds. */
+  /** Runs until the queue is closed and drained, then emits what the parser and the noise filter hold. */
   async run(): Promise<void> {
-    const tick = Math.max(5, Math.floor(this.o.holdMs / 2));
     for (;;) {
-      const next = await this.o.queue.take(
-        this.parser.oldestPendingLine() === undefined ? IDLE_WAIT_MS : tick,
-      );
+      const next = await this.o.queue.take(this.waitMs());
       if (next === TAKE_RESULT.closed) break;
       if (next !== TAKE_RESULT.timeout) this.feed(next);
       this.expireHeld();
@@ -101,6 +102,27 @@ export class SourceChain<C> {
     }
     this.parser.flushAll();
     await this.deliverAndCommit();
+    const held = this.o.noise?.drain() ?? [];
+    if (held.length > 0) await this.deliverEvents(held);
+    await this.commit();
+  }
+
+  /**
+   * How long to wait for the next batch: until the oldest held record's hold time ends (so an event
+   * without siblings goes out hold time after it was read, not up to a tick later), or until the noise
+   * filter has a window to close; idle otherwise.
+   */
+  private waitMs(): number {
+    const now = this.clock();
+    let until = Number.POSITIVE_INFINITY;
+    if (this.parser.oldestPendingLine() !== undefined) {
+      const first = this.lineClock[0];
+      until = first === undefined ? now + this.o.holdMs : first.atMs + this.o.holdMs;
+    }
+    const noiseDue = this.o.noise?.nextDueMs();
+    if (noiseDue !== undefined) until = Math.min(until, noiseDue);
+    if (!Number.isFinite(until)) return IDLE_WAIT_MS;
+    return Math.max(1, Math.min(IDLE_WAIT_MS, Math.ceil(until - now)));
   }
 
   /** Delivery retries give up once stopping: the checkpoint then stays where it is and nothing is lost. */
@@ -129,20 +151,44 @@ export class SourceChain<C> {
 
   private async deliverAndCommit(): Promise<void> {
     const denials = this.pendingDenials;
+    let events: KernwatchEvent[] = [];
     if (denials.length > 0) {
       this.pendingDenials = [];
-      let events = await this.o.attributor.attribute(denials, this.o.source.kind);
+      const attributed = await this.o.attributor.attribute(denials, this.o.source.kind);
+      // Duplicates across sources go before the noise filter: a coalesced event must not be dropped
+      // because its representative was already seen, with the count it stands for.
       const recent = this.o.recentIds;
-      if (recent !== undefined) {
-        const before = events.length;
-        events = events.filter((e) => recent.firstSighting(e.id));
-        this.counters.duplicatesDropped += before - events.length;
+      const noise = this.o.noise;
+      if (noise === undefined) {
+        events = recent === undefined ? attributed : attributed.filter((e) => recent.firstSighting(e.id));
+        this.counters.duplicatesDropped += attributed.length - events.length;
+      } else {
+        const admitted: HeldInput[] = [];
+        attributed.forEach((event, i) => {
+          if (recent !== undefined && !recent.firstSighting(event.id)) {
+            this.counters.duplicatesDropped++;
+            return;
+          }
+          admitted.push({ event, line: denials[i]?.line ?? this.parser.linesSeen });
+        });
+        events = noise.admit(admitted, this.clock());
       }
-      await this.deliver(events);
-      this.counters.events += events.length;
-      this.countDelivered(events);
     }
+    const due = this.o.noise?.due(this.clock());
+    if (due !== undefined && due.length > 0) events = events.length === 0 ? due : [...events, ...due];
+    if (events.length > 0) await this.deliverEvents(events);
     await this.commit();
+  }
+
+  private async deliverEvents(events: readonly KernwatchEvent[]): Promise<void> {
+    await this.deliver(events);
+    this.counters.events += events.length;
+    this.countDelivered(events);
+  }
+
+  /** The noise filter's counts, when there is one. */
+  get noiseCounters(): NoiseFilter['counters'] | undefined {
+    return this.o.noise?.counters;
   }
 
   /** Delivered events by kind, outcome and namespace, for metrics; namespaces beyond a bound share one key. */
@@ -190,7 +236,7 @@ export class SourceChain<C> {
 
   private async commit(): Promise<void> {
     if (this.spans.length === 0) return;
-    const oldest = this.parser.oldestPendingLine();
+    const oldest = minDefined(this.parser.oldestPendingLine(), this.o.noise?.oldestHeldLine());
     let position: C | undefined;
     if (oldest === undefined) {
       position = this.spans[this.spans.length - 1]?.to;
@@ -218,4 +264,10 @@ export class SourceChain<C> {
       }
     }
   }
+}
+
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
 }

@@ -137,6 +137,21 @@ export function agentMetrics(agent: ObservedAgent): Registry {
     },
   });
   new Counter({
+    name: 'kernwatch_noise_total',
+    help: "Denials the noise filter merged instead of publishing alone, by result: coalesced (into an identical denial's event), rate_limited (into a container's summary event).",
+    labelNames: ['source', 'result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      agent.sources.forEach((s, i) => {
+        const c = agent.chains[i]?.noiseCounters;
+        if (c === undefined) return;
+        this.inc({ source: s.kind, result: 'coalesced' }, c.coalesced);
+        this.inc({ source: s.kind, result: 'rate_limited' }, c.rateLimited);
+      });
+    },
+  });
+  new Counter({
     name: 'kernwatch_attribution_total',
     help: 'Attribution results: pod, container, host, unresolved.',
     labelNames: ['result'],

@@ -6,7 +6,6 @@ import {
   type TlsOptions,
 } from '@nats-io/transport-node';
 import { ConfigError } from '../../errors.js';
-import { RetryBackoff } from '../../retry-backoff.js';
 
 /**
  * How to reach and authenticate to NATS. Secrets are read from files or named environment variables
@@ -32,22 +31,55 @@ const RECONNECT_INITIAL_MS = 250;
 const RECONNECT_MAX_MS = 10_000;
 
 /**
- * The client options for a connection that never gives up, with jittered exponential backoff so that every node of a cluster does not
- * reconnect in the same instant after a NATS restart. The caller resets `backoff` on each reconnect.
+ * The delay between reconnect attempts, growing with the length of the outage rather than per call: the
+ * client asks for a delay on every pass of its reconnect loop, including passes that only wait, so a
+ * per-call doubling reached the cap within a second and a short outage took ten. Jittered (half to all of
+ * the step) so that the nodes of a cluster do not reconnect in the same instant after a NATS restart.
+ */
+export class ReconnectDelay {
+  private since: number | undefined;
+
+  constructor(
+    private readonly initialMs = RECONNECT_INITIAL_MS,
+    private readonly maxMs = RECONNECT_MAX_MS,
+    private readonly random: () => number = Math.random,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Call on the client's `disconnect` status. */
+  disconnected(): void {
+    this.since ??= this.now();
+  }
+
+  /** Call on the client's `reconnect` status: the next outage starts quick again. */
+  connected(): void {
+    this.since = undefined;
+  }
+
+  next(): number {
+    const outage = this.since === undefined ? 0 : this.now() - this.since;
+    const step = Math.min(this.maxMs, Math.max(this.initialMs, outage / 4));
+    return Math.round(step / 2 + (this.random() * step) / 2);
+  }
+}
+
+/**
+ * The client options for a connection that never gives up once made. The caller retries the first
+ * connect itself and reports the connection's status to `reconnect`.
  */
 export async function natsConnectionOptions(
   s: NatsConnectSettings,
   name: string,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<{ options: ConnectionOptions; backoff: RetryBackoff }> {
-  const backoff = new RetryBackoff(RECONNECT_INITIAL_MS, RECONNECT_MAX_MS, true);
+): Promise<{ options: ConnectionOptions; reconnect: ReconnectDelay }> {
+  const reconnect = new ReconnectDelay();
   const options: ConnectionOptions = {
     servers: natsServers(s.url),
     name,
     maxReconnectAttempts: -1,
     // Credentials may be rotated while the agent runs; a refused login is retried, not fatal.
     ignoreAuthErrorAbort: true,
-    reconnectDelayHandler: () => backoff.next(),
+    reconnectDelayHandler: () => reconnect.next(),
     // A dead server is noticed by the TCP connection closing; on a silent network partition the pings
     // are what notice it, so they are much more frequent than the client's 2-minute default.
     pingInterval: 10_000,
@@ -101,7 +133,7 @@ export async function natsConnectionOptions(
       throw new ConfigError('A NATS client certificate needs both tls.certFile and tls.keyFile.');
     options.tls = tls;
   }
-  return { options, backoff };
+  return { options, reconnect };
 }
 
 /**

@@ -7,7 +7,7 @@ import { RateLimitedWarning } from '../../telemetry/rate-limited-warning.js';
 import { eventToJson } from '../event-json.js';
 import type { EventSink } from '../event-sink.js';
 import { DiskSpool, type DiskSpoolOptions } from './disk-spool.js';
-import { natsConnectionOptions, type NatsConnectSettings } from './nats-connection.js';
+import { natsConnectionOptions, type NatsConnectSettings, type ReconnectDelay } from './nats-connection.js';
 import { denialSubject } from './nats-subjects.js';
 import { JetStreamPublisher, publishPipelined } from './pipelined-publish.js';
 import type { SpoolMessage } from './spool-record.js';
@@ -45,6 +45,8 @@ const REPLAY_CHUNK_MESSAGES = 2048;
 const REPLAY_RETRY_INITIAL_MS = 200;
 const REPLAY_RETRY_MAX_MS = 10_000;
 const CLOSE_DRAIN_MS = 5_000;
+const CONNECT_RETRY_INITIAL_MS = 250;
+const CONNECT_RETRY_MAX_MS = 10_000;
 
 /**
  * Delivers events to JetStream, each with `Nats-Msg-Id` = its event id, and resolves a batch only once
@@ -115,7 +117,8 @@ export class NatsSink implements EventSink {
 
   /** Opens the spool (so a bad state dir fails the start) and starts connecting without waiting. */
   async open(): Promise<void> {
-    const { options, backoff } = await natsConnectionOptions(this.o.connection, `kernwatch-${this.o.node}`);
+    const { options, reconnect } = await natsConnectionOptions(this.o.connection, `kernwatch-${this.o.node}`);
+    const backoff = new RetryBackoff(CONNECT_RETRY_INITIAL_MS, CONNECT_RETRY_MAX_MS, true);
     const spoolOptions: DiskSpoolOptions = {
       dir: this.o.spoolDir,
       maxBytes: this.o.spoolMaxBytes,
@@ -123,7 +126,7 @@ export class NatsSink implements EventSink {
     };
     if (this.o.spoolSegmentBytes !== undefined) spoolOptions.segmentBytes = this.o.spoolSegmentBytes;
     this.spool = await DiskSpool.open(spoolOptions);
-    this.connecting = this.connectLoop(options, backoff);
+    this.connecting = this.connectLoop(options, backoff, reconnect);
     this.replayer = this.replayLoop();
   }
 
@@ -273,7 +276,11 @@ export class NatsSink implements EventSink {
    * cannot be cancelled, and an agent told to stop must stop. A connection the client gives up on
    * (closed by the server for good) is replaced the same way.
    */
-  private async connectLoop(options: ConnectionOptions, backoff: RetryBackoff): Promise<void> {
+  private async connectLoop(
+    options: ConnectionOptions,
+    backoff: RetryBackoff,
+    reconnect: ReconnectDelay,
+  ): Promise<void> {
     let failures = 0;
     while (!this.closed) {
       let nc: NatsConnection;
@@ -302,7 +309,7 @@ export class NatsSink implements EventSink {
       void this.ensureStream().then(() => {
         this.wakeReplayer();
       });
-      void this.watchStatus(nc, backoff);
+      void this.watchStatus(nc, reconnect);
       await nc.closed();
       this.connected = false;
       this.dropConnection();
@@ -332,7 +339,7 @@ export class NatsSink implements EventSink {
     });
   }
 
-  private async watchStatus(nc: NatsConnection, backoff: RetryBackoff): Promise<void> {
+  private async watchStatus(nc: NatsConnection, reconnect: ReconnectDelay): Promise<void> {
     for await (const s of nc.status()) {
       switch (s.type) {
         case 'disconnect':
@@ -343,7 +350,7 @@ export class NatsSink implements EventSink {
         case 'reconnect':
           this.connected = true;
           this.counters.reconnects++;
-          backoff.reset();
+          reconnect.connected();
           this.o.log.info({ server: s.server }, 'Reconnected to NATS; publishing the spool.');
           this.wakeReplayer();
           break;

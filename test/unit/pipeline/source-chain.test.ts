@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import type { EventSource, IdentifiedDenial, KernwatchEvent } from '../../../agent/events.js';
 import { ATTRIBUTION, buildEvent } from '../../../agent/events.js';
 import { BatchQueue } from '../../../agent/pipeline/batch-queue.js';
+import { NoiseFilter } from '../../../agent/pipeline/noise/noise-filter.js';
 import { RecentEventIds } from '../../../agent/pipeline/recent-event-ids.js';
 import { SourceChain, type DenialAttributor } from '../../../agent/pipeline/source-chain.js';
 import type { EventSink } from '../../../agent/sinks/event-sink.js';
@@ -73,7 +74,9 @@ const unresolved: DenialAttributor = {
     ),
 };
 
-function chainOf(options: { holdMs?: number; recentIds?: RecentEventIds; sink?: RecordingSink } = {}) {
+function chainOf(
+  options: { holdMs?: number; recentIds?: RecentEventIds; sink?: RecordingSink; noise?: NoiseFilter } = {},
+) {
   const source = new RecordingSource();
   const queue = new BatchQueue<number>();
   const sink = options.sink ?? new RecordingSink();
@@ -85,6 +88,7 @@ function chainOf(options: { holdMs?: number; recentIds?: RecentEventIds; sink?: 
     holdMs: options.holdMs ?? 10_000,
     log: silentLogger(),
     ...(options.recentIds === undefined ? {} : { recentIds: options.recentIds }),
+    ...(options.noise === undefined ? {} : { noise: options.noise }),
   });
   const done = chain.run();
   return { source, queue, sink, chain, done };
@@ -191,5 +195,36 @@ describe('the source chain', () => {
     a.queue.close();
     b.queue.close();
     await Promise.all([a.done, b.done]);
+  });
+
+  test('with noise control: the first denial goes out at once, identical ones as one event with their count, and the checkpoint waits for it', async () => {
+    const noise = new NoiseFilter({ coalesceWindowMs: 200, perContainerPerSecond: 0 });
+    const { source, queue, sink, done } = chainOf({ holdMs: 5, noise });
+    // Five identical denials of one process within 4 ms of audit time (serials 1..5).
+    await queue.put(batch(0, [SECCOMP(1), SECCOMP(2), SECCOMP(3), SECCOMP(4), SECCOMP(5)]));
+    await new Promise((r) => setTimeout(r, 60));
+    expect(sink.events.map((e) => [e.auditId, e.count])).toEqual([['1795865933.120:1', 1]]);
+    // The four held denials are not delivered: a restart must read them again, from the opener's line.
+    expect(source.commits.every((c) => c <= 0)).toBe(true);
+    // The stream is idle: the wall clock closes the window after 200 ms.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sink.events.map((e) => [e.auditId, e.count, e.noise?.reason])).toEqual([
+      ['1795865933.120:1', 1, undefined],
+      ['1795865933.120:2', 4, 'coalesced'],
+    ]);
+    expect(source.commits[source.commits.length - 1]).toBe(5);
+    queue.close();
+    await done;
+  });
+
+  test('with noise control: what is held is delivered at shutdown', async () => {
+    const noise = new NoiseFilter({ coalesceWindowMs: 60_000, perContainerPerSecond: 0 });
+    const { source, queue, sink, done } = chainOf({ holdMs: 5, noise });
+    await queue.put(batch(0, [SECCOMP(1), SECCOMP(2), SECCOMP(3)]));
+    await new Promise((r) => setTimeout(r, 50));
+    queue.close();
+    await done;
+    expect(sink.events.map((e) => e.count)).toEqual([1, 2]);
+    expect(source.commits[source.commits.length - 1]).toBe(3);
   });
 });
