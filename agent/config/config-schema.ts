@@ -175,8 +175,23 @@ export const configSchema = z.strictObject({
       kubeconfig: z.string().min(1).optional(),
       /** How long a deleted pod's labels and owner stay known, for late records of its processes. */
       podRetention: duration.default(300_000),
+      /** Kubernetes Events (events.k8s.io/v1) on the pod for its denials, one series per kind of denial. */
+      events: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** The agent's sustained share of the API server for Events (every node runs one agent). */
+          callsPerSecond: z.number().positive().default(5),
+          burst: z.number().int().min(1).default(25),
+          /** A series' count is written at most this often. */
+          seriesHeartbeat: positiveDuration.default(30_000),
+        })
+        .default({ enabled: true, callsPerSecond: 5, burst: 25, seriesHeartbeat: 30_000 }),
     })
-    .default({ enabled: true, podRetention: 300_000 }),
+    .default({
+      enabled: true,
+      podRetention: 300_000,
+      events: { enabled: true, callsPerSecond: 5, burst: 25, seriesHeartbeat: 30_000 },
+    }),
   attribution: z
     .strictObject({
       /** How often new pids are read, so a process killed and reaped before its record is still known. */

@@ -19,6 +19,7 @@ import type { ParseStats } from '../parse/parse-stats.js';
 import type { EventSink } from '../sinks/event-sink.js';
 import { FalcoHttpSink } from '../sinks/falco-http/falco-http-sink.js';
 import { FileSink } from '../sinks/file/file-sink.js';
+import { PodEventReporter } from '../sinks/k8s-events/pod-event-reporter.js';
 import { NatsSink } from '../sinks/nats/nats-sink.js';
 import { StdoutSink } from '../sinks/stdout/stdout-sink.js';
 import { detectSource } from '../sources/auto-detect.js';
@@ -77,6 +78,7 @@ export class AgentRuntime {
   });
   private containers: ContainerDirectory | undefined;
   private pods: PodStore | undefined;
+  private podEvents: PodEventReporter | undefined;
   private running: Promise<void>[] = [];
   private stopped = false;
   private failChain: (err: Error) => void = () => undefined;
@@ -116,6 +118,19 @@ export class AgentRuntime {
           retentionMs: config.kubernetes.podRetention,
           logger: log.child({ component: 'pods' }),
         });
+        const events = config.kubernetes.events;
+        if (events.enabled) {
+          // A sink like the others, but best-effort: it folds denials into series and writes them on
+          // its own schedule, so the API server never holds up the chain.
+          this.podEvents = new PodEventReporter({
+            kubeConfig,
+            node: o.node,
+            log: log.child({ sink: 'kubernetes-events' }),
+            callsPerSecond: events.callsPerSecond,
+            burst: events.burst,
+            seriesHeartbeatMs: events.seriesHeartbeat,
+          });
+        }
       }
     }
     const attributionFailure = new RateLimitedWarning(
@@ -168,6 +183,7 @@ export class AgentRuntime {
       await this.ensureStateDir();
       // After the sources: the NATS spool lives in the state directory.
       for (const sink of config.sinks) this.sinks.push(await this.openSink(sink));
+      if (this.podEvents !== undefined) this.sinks.push(this.podEvents);
     } catch (err) {
       await this.stop();
       throw err;

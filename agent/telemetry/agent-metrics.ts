@@ -5,6 +5,7 @@ import type { BatchQueue } from '../pipeline/batch-queue.js';
 import type { SourceChain } from '../pipeline/source-chain.js';
 import type { EventSink } from '../sinks/event-sink.js';
 import { FalcoHttpSink } from '../sinks/falco-http/falco-http-sink.js';
+import { PodEventReporter } from '../sinks/k8s-events/pod-event-reporter.js';
 import { NatsSink } from '../sinks/nats/nats-sink.js';
 import type { LiveSource } from '../sources/raw-batch.js';
 
@@ -193,7 +194,24 @@ function sinkMetrics(registry: Registry, agent: ObservedAgent): void {
   const nats = (): NatsSink[] => agent.sinks.filter((s): s is NatsSink => s instanceof NatsSink);
   const falco = (): FalcoHttpSink[] =>
     agent.sinks.filter((s): s is FalcoHttpSink => s instanceof FalcoHttpSink);
+  const podEvents = (): PodEventReporter[] =>
+    agent.sinks.filter((s): s is PodEventReporter => s instanceof PodEventReporter);
   registry.registerMetric(agent.publishLatency);
+  new Counter({
+    name: 'kernwatch_kubernetes_event_writes_total',
+    help: 'API calls writing Kubernetes Events, by result: created, patched (a series count), recreated (lost by the server), failed.',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of podEvents()) {
+        this.inc({ result: 'created' }, s.counters.created);
+        this.inc({ result: 'patched' }, s.counters.patched);
+        this.inc({ result: 'recreated' }, s.counters.recreated);
+        this.inc({ result: 'failed' }, s.counters.failed);
+      }
+    },
+  });
   new Gauge({
     name: 'kernwatch_nats_connected',
     help: '1 while every NATS sink holds a connection to a server, else 0 (events are spooled meanwhile).',
@@ -254,6 +272,9 @@ function sinkMetrics(registry: Registry, agent: ObservedAgent): void {
       );
       for (const s of falco())
         for (const [reason, n] of Object.entries(s.counters.dropped)) this.inc({ sink: 'falco', reason }, n);
+      for (const s of podEvents())
+        for (const [reason, n] of Object.entries(s.counters.dropped))
+          this.inc({ sink: 'kubernetes_events', reason }, n);
     },
   });
   new Counter({

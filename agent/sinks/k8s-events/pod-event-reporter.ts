@@ -112,6 +112,7 @@ export interface PodEventReporterCounters {
 }
 
 export class PodEventReporter implements EventSink {
+  readonly bestEffort = true;
   readonly name = 'kubernetes-events';
   readonly counters: PodEventReporterCounters = {
     folded: 0,

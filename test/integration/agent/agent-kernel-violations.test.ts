@@ -13,6 +13,7 @@ import {
 } from '../../helpers/agent-process.js';
 import { noAuditdRegistered, startPrivateAuditd, type PrivateAuditd } from '../../helpers/auditd.js';
 import { FakeKubeApi, fakePod } from '../../helpers/fake-kube-api.js';
+import { EVENTS } from '../../helpers/fake-kube-events.js';
 import { CGROUP_STYLE, createK8sCgroup, type K8sCgroup } from '../../helpers/k8s-cgroup.js';
 import { hasCommand, isRoot, missingPrerequisite } from '../../helpers/prerequisites.js';
 import { disablePrintkRateLimit } from '../../helpers/printk-ratelimit.js';
@@ -161,6 +162,31 @@ describe.skipIf(skip)('kernwatch run against real seccomp violations', () => {
     }
   }
 
+  /**
+   * Each violation is also a Kubernetes Event on its pod (written before the agent's clean stop ended):
+   * one per pod and kind of denial, with the action of its outcome, among those of earlier runs.
+   */
+  function checkKubernetesEvents(expected: Expected[]): void {
+    const stored = api.objects(EVENTS);
+    for (const x of expected) {
+      const mine = stored.filter((o) => {
+        const regarding = (o as unknown as { regarding?: { uid?: string } }).regarding;
+        const action = (o as unknown as { action?: string }).action;
+        return regarding?.uid === x.scenario.cgroup.podUid && action?.toLowerCase() === x.outcome;
+      });
+      expect(mine.length, `Kubernetes Events of ${x.scenario.pod.name} (${x.outcome})`).toBeGreaterThan(0);
+      for (const o of mine) {
+        expect(o).toMatchObject({
+          reason: 'SeccompViolation',
+          type: 'Warning',
+          reportingController: 'kernwatch.io/agent',
+          reportingInstance: `kernwatch-${NODE}`,
+          regarding: { kind: 'Pod', name: x.scenario.pod.name, namespace: x.scenario.pod.namespace },
+        });
+      }
+    }
+  }
+
   async function runAgentAndViolate(
     source: string[],
     expectedSource: string,
@@ -191,6 +217,7 @@ describe.skipIf(skip)('kernwatch run against real seccomp violations', () => {
       expect(await agent.stop('SIGTERM')).toBe(0);
       // After a clean stop nothing more may appear: the first sighting was all there is.
       expect(eventsInFile(out)).toHaveLength(events.length);
+      checkKubernetesEvents(expected);
       return { agent, events, expected };
     } finally {
       await agent.stop('SIGKILL');
