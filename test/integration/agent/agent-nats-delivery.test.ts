@@ -151,4 +151,37 @@ describe.skipIf(skip)('the agent delivering to NATS JetStream', () => {
     expect(await agent.stop('SIGTERM')).toBe(0);
     expectExactlyOnce(await recordsInStream(nats), TOTAL);
   }, 240_000);
+
+  test('kernwatch watch shows, one line each, the events a running agent publishes', async () => {
+    const nats = await NatsServer.start();
+    servers.push(nats);
+    const name = 'watched';
+    await import('node:fs/promises').then((fs) => fs.mkdir(join(dir, name), { recursive: true }));
+    const watch = start(['watch', '--nats', nats.url, '--node', 'node-a', '--kind', 'seccomp']);
+    await waitFor('watch to follow the feed', () =>
+      /following|Waiting/.test(watch.stderr()) ? true : undefined,
+    );
+    const agent = start(agentArgs(name, nats));
+    await agentReady(agent);
+    const writer = startAuditLogWriter(join(dir, name, 'audit.log'), 5, 100);
+    await writer.done;
+    const lines = await waitFor('five lines from watch', () => {
+      const out = watch
+        .stdout()
+        .split('\n')
+        .filter((l) => l !== '');
+      return out.length >= 5 ? out : undefined;
+    });
+    expect(lines).toHaveLength(5);
+    // The writer's records are from a process that is gone (pid 8639 of the corpus): unresolved.
+    expect(lines).toEqual(
+      Array.from(
+        { length: 5 },
+        () =>
+          '2026-11-28T11:38:53.120Z  node-a        unresolved                                seccomp  logged   getppid (x86_64) LOG                  w[8639]',
+      ),
+    );
+    expect(await agent.stop('SIGTERM')).toBe(0);
+    expect(await watch.stop('SIGTERM')).toBe(0);
+  });
 });
