@@ -139,6 +139,7 @@ describe('the configuration file', () => {
       enabled: true,
       podRetention: 60_000,
       kubeconfig: '/root/.kube/config',
+      events: { enabled: true, callsPerSecond: 5, burst: 25, seriesHeartbeat: 30_000 },
     });
     expect(config.fromStart).toBe(true);
     expect(readFileSync(path, 'utf8')).toContain('from-file');
