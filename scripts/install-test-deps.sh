@@ -7,10 +7,11 @@
 #   busybox-static                the root filesystem of the test container image
 #   gcc libc6-dev file            the seccomp violator and the pause binary, compiled at test time
 #   nats-server nftables iputils-ping   delivery and response tests
+#   openssl                       the CA and certificates of the NATS TLS tests, made at test time
 #   systemd util-linux            journalctl and a private systemd-journald (in its own mount namespace via unshare)
 set -euo pipefail
 pkgs=(auditd containerd runc containernetworking-plugins iptables busybox-static gcc libc6-dev file
-  nats-server nftables iputils-ping systemd util-linux)
+  nats-server nftables iputils-ping openssl systemd util-linux)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
