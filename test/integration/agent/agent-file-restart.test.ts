@@ -1,4 +1,4 @@
-import { mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -36,8 +36,14 @@ describe.skipIf(skip)('the agent over a rotating audit.log, killed and restarted
     const log = join(dir, 'audit.log');
     const out = join(dir, 'events.ndjson');
     const state = join(dir, 'state');
+    // Noise control off: the writer's denials are identical but for their serial, and this test counts
+    // every record (coalescing has its own tests).
+    const config = join(dir, 'no-noise-control.yaml');
+    writeFileSync(config, 'noise: { coalesceWindow: 0, perContainerPerSecond: 0 }\n');
     const args = [
       'run',
+      '--config',
+      config,
       '--source',
       `auditd:${log}`,
       '--sink',
