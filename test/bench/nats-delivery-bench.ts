@@ -103,6 +103,7 @@ async function agentThroughput(
   config: string,
   expected: number,
   state: string,
+  node: string,
 ): Promise<AgentRun> {
   await purgeStream(nats.url);
   const child = startAgent([
@@ -117,7 +118,7 @@ async function agentThroughput(
     '--state-dir',
     state,
     '--node',
-    'bench',
+    node,
     '--log-level',
     'warn',
   ]);
@@ -161,10 +162,13 @@ async function agentThroughput(
  */
 async function plainPublisher(
   nats: NatsServer,
-  messages: SpoolMessage[],
+  original: SpoolMessage[],
   how: 'mux' | 'client',
+  run: number,
 ): Promise<number> {
   await purgeStream(nats.url);
+  // Ids of their own: JetStream would acknowledge repeated ids as duplicates without storing them.
+  const messages = original.map((m) => ({ ...m, id: `${how}-${String(run)}:${m.id}` }));
   const nc = await connect({ servers: nats.url });
   try {
     const t0 = performance.now();
@@ -223,7 +227,7 @@ async function preSerialised(file: string): Promise<SpoolMessage[]> {
     const e = JSON.parse(line) as KernwatchEvent;
     out.push({
       subject: denialSubject(e.node, e.kind, e.pod?.namespace),
-      id: `plain:${e.id}`,
+      id: e.id,
       auditMs: Date.parse(e.time),
       data: Buffer.from(line),
     });
@@ -347,9 +351,19 @@ async function main(): Promise<void> {
     const plain: number[] = [];
     const client: number[] = [];
     for (let r = 0; r < runs; r++) {
-      agentRuns.push(await agentThroughput(nats, file, config, expected, join(dir, `state-${String(r)}`)));
-      plain.push(await plainPublisher(nats, messages, 'mux'));
-      client.push(await plainPublisher(nats, messages, 'client'));
+      // A new node name per run: JetStream remembers the ids of the last two minutes even after a purge.
+      agentRuns.push(
+        await agentThroughput(
+          nats,
+          file,
+          config,
+          expected,
+          join(dir, `state-${String(r)}`),
+          `bench-${String(r)}`,
+        ),
+      );
+      plain.push(await plainPublisher(nats, messages, 'mux', r));
+      client.push(await plainPublisher(nats, messages, 'client', r));
       console.log(
         `run ${String(r + 1)}: agent ${fmt(agentRuns[r]?.rate ?? 0)}/s (max RSS ${(agentRuns[r]?.maxRssMb ?? 0).toFixed(0)} MB), plain publisher ${fmt(plain[r] ?? 0)}/s, js.publish ${fmt(client[r] ?? 0)}/s`,
       );
