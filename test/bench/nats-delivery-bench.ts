@@ -132,22 +132,26 @@ async function agentThroughput(
   let lastAt = 0;
   let count = 0;
   const deadline = performance.now() + 300_000;
-  while (count < expected) {
-    if (child.exitCode !== null) throw new Error(`the agent exited: ${stderr}`);
-    if (performance.now() > deadline)
-      throw new Error(`stalled at ${String(count)}/${String(expected)}: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-    maxRss = Math.max(maxRss, rssMb(child.pid ?? 0));
-    const now = performance.now();
-    const c = await streamCount(nats.url);
-    if (c > 0 && firstAt === undefined) {
-      firstAt = now;
-      firstCount = c;
+  try {
+    while (count < expected) {
+      if (child.exitCode !== null) throw new Error(`the agent exited: ${stderr}`);
+      if (performance.now() > deadline)
+        throw new Error(`stalled at ${String(count)}/${String(expected)}: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+      maxRss = Math.max(maxRss, rssMb(child.pid ?? 0));
+      const now = performance.now();
+      const c = await streamCount(nats.url);
+      if (c > 0 && firstAt === undefined) {
+        firstAt = now;
+        firstCount = c;
+      }
+      if (c > count) lastAt = now;
+      count = c;
     }
-    if (c > count) lastAt = now;
-    count = c;
+  } finally {
+    // Stopped by its pid whatever happened, so a failed run leaves no agent behind.
+    await stopAgent(child);
   }
-  await stopAgent(child);
   if (count !== expected)
     throw new Error(`the stream holds ${String(count)} messages, expected ${String(expected)}`);
   return {
@@ -269,37 +273,48 @@ async function latencyAtSteadyRate(nats: NatsServer, dir: string, config: string
   child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
-  let port: number | undefined;
-  while (port === undefined) {
-    if (child.exitCode !== null) throw new Error(`the agent exited: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-    const line = stderr.split('\n').find((l) => l.includes('Serving /metrics'));
-    if (line !== undefined) port = (JSON.parse(line) as { port: number }).port;
-  }
-  while (!stderr.includes('Created the NATS stream') && !stderr.includes('Connected to NATS'))
-    await new Promise((r) => setTimeout(r, 50));
-  const fd = openSync(log, 'a');
-  const total = latencySeconds * 1000;
-  let written = 0;
+  let body = '';
   let maxRss = 0;
-  const t0 = Date.now();
-  let serial = 500_000;
-  while (written < total) {
-    const due = Math.min(total, Math.floor(Date.now() - t0));
-    let chunk = '';
-    for (; written < due; written++) {
-      const now = Date.now();
-      const stamp = `${String(Math.floor(now / 1000))}.${String(now % 1000).padStart(3, '0')}:${String(serial++)}`;
-      chunk += `type=SECCOMP msg=audit(${stamp}): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=8639 comm="w" exe="/usr/local/bin/seccomp-demo" sig=0 arch=c000003e syscall=${String(written % 300)} compat=0 ip=0x7fbf4fb4d829 code=0x7ffc0000\n`;
+  try {
+    let port: number | undefined;
+    while (port === undefined) {
+      if (child.exitCode !== null) throw new Error(`the agent exited: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+      const line = stderr.split('\n').find((l) => l.includes('Serving /metrics'));
+      if (line !== undefined) port = (JSON.parse(line) as { port: number }).port;
     }
-    if (chunk !== '') writeSync(fd, chunk);
-    maxRss = Math.max(maxRss, rssMb(child.pid ?? 0));
-    await new Promise((r) => setTimeout(r, 1));
+    while (!stderr.includes('Created the NATS stream') && !stderr.includes('Connected to NATS')) {
+      if (child.exitCode !== null) throw new Error(`the agent exited: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const fd = openSync(log, 'a');
+    const total = latencySeconds * 1000;
+    let written = 0;
+    const t0 = Date.now();
+    let serial = 500_000;
+    while (written < total) {
+      const due = Math.min(total, Math.floor(Date.now() - t0));
+      let chunk = '';
+      for (; written < due; written++) {
+        const now = Date.now();
+        const stamp = `${String(Math.floor(now / 1000))}.${String(now % 1000).padStart(3, '0')}:${String(serial++)}`;
+        chunk += `type=SECCOMP msg=audit(${stamp}): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=8639 comm="w" exe="/usr/local/bin/seccomp-demo" sig=0 arch=c000003e syscall=${String(written % 300)} compat=0 ip=0x7fbf4fb4d829 code=0x7ffc0000\n`;
+      }
+      if (chunk !== '') writeSync(fd, chunk);
+      maxRss = Math.max(maxRss, rssMb(child.pid ?? 0));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    closeSync(fd);
+    const deadline = Date.now() + 120_000;
+    while ((await streamCount(nats.url)) < total) {
+      if (Date.now() > deadline) throw new Error(`the latency run stalled: ${stderr.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    body = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
+  } finally {
+    // Stopped by its pid whatever happened, so a failed run leaves no agent behind.
+    await stopAgent(child);
   }
-  closeSync(fd);
-  while ((await streamCount(nats.url)) < total) await new Promise((r) => setTimeout(r, 100));
-  const body = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
-  await stopAgent(child);
   const buckets: { le: number; n: number }[] = [];
   for (const l of body.split('\n')) {
     const m = /^kernwatch_publish_latency_seconds_bucket\{le="([^"]+)"\} (\d+)$/.exec(l);
