@@ -79,7 +79,13 @@ export class SourceChain<C> {
   private readonly lineClock: { atMs: number; lines: number }[] = [];
   private readonly clock: () => number;
   private stopping = false;
-  private lastCommitted: C | undefined;
+  private lastTaken: C | undefined;
+  /**
+   * The delivery of the last events, then their checkpoint, still under way while the next batch is
+   * parsed and attributed: with NATS, a batch's acks take a round trip the chain would otherwise spend
+   * idle. One at a time, so events and checkpoints stay in order.
+   */
+  private inFlight: Promise<void> = Promise.resolve();
   private lastCommitWarningMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly o: SourceChainOptions<C>) {
@@ -103,8 +109,8 @@ export class SourceChain<C> {
     this.parser.flushAll();
     await this.deliverAndCommit();
     const held = this.o.noise?.drain() ?? [];
-    if (held.length > 0) await this.deliverEvents(held);
-    await this.commit();
+    this.launch(held, this.takeCommitPosition());
+    await this.inFlight;
   }
 
   /**
@@ -176,8 +182,25 @@ export class SourceChain<C> {
     }
     const due = this.o.noise?.due(this.clock());
     if (due !== undefined && due.length > 0) events = events.length === 0 ? due : [...events, ...due];
-    if (events.length > 0) await this.deliverEvents(events);
-    await this.commit();
+    const position = this.takeCommitPosition();
+    // At most one delivery outstanding: the next batch is parsed while this one is acknowledged, no more.
+    await this.inFlight;
+    this.launch(events, position);
+  }
+
+  /** Starts delivering `events` and then committing `position`, once the previous delivery is done. */
+  private launch(events: readonly KernwatchEvent[], position: C | undefined): void {
+    if (events.length === 0 && position === undefined) return;
+    const previous = this.inFlight;
+    const next = (async () => {
+      await previous;
+      if (events.length > 0) await this.deliverEvents(events);
+      if (position !== undefined) await this.commitAt(position);
+    })();
+    // Handled here so that a failure is not reported as unhandled before the chain awaits it (the next
+    // launch, or the end of run()); awaiting `inFlight` still throws it.
+    next.catch(() => undefined);
+    this.inFlight = next;
   }
 
   private async deliverEvents(events: readonly KernwatchEvent[]): Promise<void> {
@@ -234,8 +257,13 @@ export class SourceChain<C> {
     }
   }
 
-  private async commit(): Promise<void> {
-    if (this.spans.length === 0) return;
+  /**
+   * Where the checkpoint may move now that the events emitted so far are on their way: over every line
+   * whose events were emitted, never past the oldest line the parser or the noise filter still holds.
+   * Undefined when it would not move.
+   */
+  private takeCommitPosition(): C | undefined {
+    if (this.spans.length === 0) return undefined;
     const oldest = minDefined(this.parser.oldestPendingLine(), this.o.noise?.oldestHeldLine());
     let position: C | undefined;
     if (oldest === undefined) {
@@ -245,10 +273,14 @@ export class SourceChain<C> {
       while (this.spans.length > 1 && (this.spans[0]?.lastLine ?? Infinity) < oldest) this.spans.shift();
       position = this.spans[0]?.from;
     }
-    if (position === undefined || position === this.lastCommitted) return;
+    if (position === undefined || position === this.lastTaken) return undefined;
+    this.lastTaken = position;
+    return position;
+  }
+
+  private async commitAt(position: C): Promise<void> {
     try {
       await this.o.source.commit(position);
-      this.lastCommitted = position;
       this.counters.commits++;
     } catch (err) {
       // The events are delivered; only the resume point stays behind (a restart reads them again). The
