@@ -236,7 +236,9 @@ export class NatsSink implements EventSink {
           }
         }
         const chunk = await spool.read(REPLAY_CHUNK_MESSAGES);
-        if (chunk === undefined) break;
+        // The connection may have dropped during the awaits above; publishing now would wait out the
+        // ack timeout on a signal that already fired.
+        if (chunk === undefined || !this.connected) break;
         const result = await publishPipelined(publisher, chunk.messages, this.pipelineOptions());
         let prefix = 0;
         while (prefix < chunk.messages.length && result.acked[prefix] === true) prefix++;
@@ -346,6 +348,9 @@ export class NatsSink implements EventSink {
           if (this.connected)
             this.o.log.warn({ server: s.server }, 'Lost the NATS connection; spooling events.');
           this.connected = false;
+          reconnect.disconnected();
+          // Messages in flight will get no ack on this connection: spool them now, not after the timeout.
+          this.dropConnection();
           break;
         case 'reconnect':
           this.connected = true;

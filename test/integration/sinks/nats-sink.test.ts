@@ -132,6 +132,26 @@ describe.skipIf(skip !== undefined)('NATS sink with a real nats-server', () => {
     expect(s.counters.reconnects).toBe(1);
   });
 
+  test('a batch in flight when NATS dies goes to the spool at once, not after the ack timeout', async () => {
+    const nats = await server();
+    // An ack timeout longer than this test may take: only the lost connection can end the wait.
+    const s = await sink(nats.url, { ackTimeoutMs: 120_000 });
+    await waitUntil('the stream to be set up', () => s.isPublishing);
+    // 50,000 events take the bus here most of a second (its ceiling is 60-80k/s): the kill, 20 ms in,
+    // finds most of them unacknowledged.
+    const batch = events(20_000, 50_000);
+    const delivered = s.deliver(batch);
+    await new Promise((r) => setTimeout(r, 20));
+    await nats.kill();
+    await delivered;
+    const published = s.counters.published;
+    expect(published).toBeLessThan(50_000);
+    expect(s.spoolEvents).toBe(50_000 - published);
+    await nats.start();
+    await waitUntil('the spool to drain', () => s.spoolEvents === 0, 30_000);
+    expect((await readStream(nats.url)).map((m) => m.msgId)).toEqual(batch.map((e) => e.id));
+  }, 40_000);
+
   test('starts without NATS, spools, and delivers once the server appears', async () => {
     const nats = await server();
     await nats.kill();
