@@ -86,6 +86,8 @@ export class SourceChain<C> {
    * idle. One at a time, so events and checkpoints stay in order.
    */
   private inFlight: Promise<void> = Promise.resolve();
+  private pendingPosition: C | undefined;
+  private committing: Promise<void> | undefined;
   private lastCommitWarningMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly o: SourceChainOptions<C>) {
@@ -111,6 +113,7 @@ export class SourceChain<C> {
     const held = this.o.noise?.drain() ?? [];
     this.launch(held, this.takeCommitPosition());
     await this.inFlight;
+    await this.committing;
   }
 
   /**
@@ -195,7 +198,7 @@ export class SourceChain<C> {
     const next = (async () => {
       await previous;
       if (events.length > 0) await this.deliverEvents(events);
-      if (position !== undefined) await this.commitAt(position);
+      if (position !== undefined) this.requestCommit(position);
     })();
     // Handled here so that a failure is not reported as unhandled before the chain awaits it (the next
     // launch, or the end of run()); awaiting `inFlight` still throws it.
@@ -276,6 +279,23 @@ export class SourceChain<C> {
     if (position === undefined || position === this.lastTaken) return undefined;
     this.lastTaken = position;
     return position;
+  }
+
+  /**
+   * Saves run beside delivery, not in its way: a checkpoint's fsync can take tens of milliseconds on a
+   * busy disk, and the next events must not wait for it. The newest position wins; one save at a time.
+   */
+  private requestCommit(position: C): void {
+    this.pendingPosition = position;
+    this.committing ??= this.commitLoop();
+  }
+
+  private async commitLoop(): Promise<void> {
+    for (let p = this.pendingPosition; p !== undefined; p = this.pendingPosition) {
+      this.pendingPosition = undefined;
+      await this.commitAt(p);
+    }
+    this.committing = undefined;
   }
 
   private async commitAt(position: C): Promise<void> {
