@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../config/duration.js';
+import type { NatsSinkConfig, SinkConfig } from '../config/config-schema.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { DENIAL_KIND, type DenialKind } from '../events.js';
 import { natsServers, type NatsConnectSettings } from '../sinks/nats/nats-connection.js';
@@ -201,24 +202,8 @@ function sinceMs(value: string): number {
   return ms;
 }
 
-/**
- * The nats sink of the agent's config, as far as watch needs it. `user`, `passwordEnv` and `tokenEnv`
- * are read only when the schema has them (older configs do not).
- */
-export interface ConfigNatsSink {
-  url: string;
-  stream: string;
-  credsFile?: string | undefined;
-  nkeySeedFile?: string | undefined;
-  user?: string | undefined;
-  userFile?: string | undefined;
-  passwordFile?: string | undefined;
-  passwordEnv?: string | undefined;
-  tokenFile?: string | undefined;
-  tokenEnv?: string | undefined;
-  tls?:
-    { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined } | undefined;
-}
+/** The nats sink of the agent's config, as far as watch needs it: where it is and how to log in. */
+export type ConfigNatsSink = NatsConnectSettings & { stream: string };
 
 export interface WatchConnection {
   settings: NatsConnectSettings;
@@ -276,39 +261,34 @@ export function resolveWatchConnection(
   return { settings, stream: flags.stream ?? sink?.stream ?? DEFAULT_STREAM };
 }
 
-/**
- * The first nats sink of a loaded config, read key by key: the schema is being extended (user,
- * passwordEnv, tokenEnv), and watch must work with a config type that has them and one that does not.
- */
-export function natsSinkOf(sinks: readonly object[]): ConfigNatsSink | undefined {
-  for (const sink of sinks) {
-    const s = sink as Record<string, unknown>;
-    if (s.type !== 'nats' || typeof s.url !== 'string') continue;
-    const text = (key: string): string | undefined => {
-      const value = s[key];
-      return typeof value === 'string' ? value : undefined;
-    };
-    const out: ConfigNatsSink = { url: s.url, stream: text('stream') ?? DEFAULT_STREAM };
-    for (const key of [
-      'credsFile',
-      'nkeySeedFile',
-      'user',
-      'userFile',
-      'passwordFile',
-      'passwordEnv',
-      'tokenFile',
-      'tokenEnv',
-    ] as const) {
-      const value = text(key);
-      if (value !== undefined) out[key] = value;
-    }
-    const tls = s.tls;
-    if (typeof tls === 'object' && tls !== null) {
-      const t = tls as Record<string, unknown>;
-      const file = (key: string): string | undefined => (typeof t[key] === 'string' ? t[key] : undefined);
-      out.tls = { caFile: file('caFile'), certFile: file('certFile'), keyFile: file('keyFile') };
-    }
-    return out;
-  }
-  return undefined;
+/** The first nats sink of a loaded config. */
+export function natsSinkOf(sinks: readonly SinkConfig[]): ConfigNatsSink | undefined {
+  const sink = sinks.find((s): s is NatsSinkConfig => s.type === 'nats');
+  if (sink === undefined) return undefined;
+  const {
+    url,
+    stream,
+    credsFile,
+    nkeySeedFile,
+    user,
+    userFile,
+    passwordFile,
+    passwordEnv,
+    tokenFile,
+    tokenEnv,
+    tls,
+  } = sink;
+  return {
+    url,
+    stream,
+    credsFile,
+    nkeySeedFile,
+    user,
+    userFile,
+    passwordFile,
+    passwordEnv,
+    tokenFile,
+    tokenEnv,
+    tls,
+  };
 }

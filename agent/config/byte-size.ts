@@ -1,3 +1,5 @@
+import { parseQuantity } from './quantity.js';
+
 const UNIT_BYTES = {
   B: 1,
   KiB: 1024,
@@ -13,18 +15,9 @@ const UNIT_BYTES = {
 
 /**
  * Parses the config's sizes: `512KiB`, `256MiB`, `1GiB` (K, M, G are binary too, as in Kubernetes
- * quantities; KB, MB, GB are decimal), or a plain number of bytes. An index loop, like durations, so an
- * error can say what was wrong.
+ * quantities; KB, MB, GB are decimal), or a plain number of bytes.
  */
 export function parseByteSize(text: string): number | undefined {
-  const s = text.trim();
-  let i = 0;
-  while (i < s.length && ((s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) || s[i] === '.')) i++;
-  if (i === 0) return undefined;
-  const value = Number(s.slice(0, i));
-  if (!Number.isFinite(value)) return undefined;
-  const unit = s.slice(i).trim();
-  if (unit === '') return Math.floor(value);
-  const factor = (UNIT_BYTES as Record<string, number | undefined>)[unit];
-  return factor === undefined ? undefined : Math.floor(value * factor);
+  const bytes = parseQuantity(text, UNIT_BYTES);
+  return bytes === undefined ? undefined : Math.floor(bytes);
 }

@@ -117,6 +117,7 @@ export const sinkConfigSchema = z.discriminatedUnion('type', [
   }),
 ]);
 export type SinkConfig = z.infer<typeof sinkConfigSchema>;
+export type NatsSinkConfig = Extract<SinkConfig, { type: 'nats' }>;
 
 const responseActionSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('delete_pod'), gracePeriodSeconds: z.number().int().min(0).default(30) }),

@@ -10,15 +10,12 @@
  * Flags: --lines N (default 500000), --runs N (default 3), --no-docs.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { format, resolveConfig } from 'prettier';
+import { fmt, updateBenchDocs } from './bench-docs.js';
 import { findRepoRoot, generateAuditLog } from './audit-log-generator.js';
-
-const DOCS_START = '<!-- agent-bench:start -->';
-const DOCS_END = '<!-- agent-bench:end -->';
 
 interface Timing {
   events: number;
@@ -79,6 +76,9 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'kw-agent-bench-'));
   try {
     const file = join(dir, 'audit.log');
+    // Noise control off: every denial is one event, as in `kernwatch parse`, so the two count the same.
+    const config = join(dir, 'bench.yaml');
+    writeFileSync(config, 'noise: { coalesceWindow: 0, perContainerPerSecond: 0 }\n');
     const gen = generateAuditLog(file, { lines });
     const expected = gen.denials.total;
     console.log(
@@ -92,6 +92,8 @@ async function main(): Promise<void> {
         await timeEvents(
           [
             'run',
+            '--config',
+            config,
             '--source',
             `auditd:${file}`,
             '--from-start',
@@ -122,29 +124,10 @@ async function main(): Promise<void> {
       `| kernwatch parse (same file, no live source, no attribution) | ${fmt(bestParse)} | ${fmt((bestParse * gen.lines) / expected)} | ${(bestAgent / bestParse).toFixed(2)}x |`,
     ].join('\n');
     console.log(table);
-    if (!values['no-docs']) await updateDocs(table);
+    if (!values['no-docs']) await updateBenchDocs(root, 'agent-bench', table);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-/** Rewrites the marked section, then lays the file out as prettier does (the lint checks docs too). */
-async function updateDocs(table: string): Promise<void> {
-  const path = join(root, 'docs/benchmarks.md');
-  const text = readFileSync(path, 'utf8');
-  const start = text.indexOf(DOCS_START);
-  const end = text.indexOf(DOCS_END);
-  if (start < 0 || end < start) {
-    console.log(`note: ${path} has no ${DOCS_START} section; not updated`);
-    return;
-  }
-  const updated = `${text.slice(0, start + DOCS_START.length)}\n\n${table}\n\n${text.slice(end)}`;
-  const options = (await resolveConfig(path)) ?? {};
-  writeFileSync(path, await format(updated, { ...options, filepath: path }));
 }
 
 await main();

@@ -22,16 +22,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { format, resolveConfig } from 'prettier';
 import { JetStreamPublisher, publishPipelined } from '../../agent/sinks/nats/pipelined-publish.js';
 import type { SpoolMessage } from '../../agent/sinks/nats/spool-record.js';
 import { denialSubject } from '../../agent/sinks/nats/nats-subjects.js';
 import type { KernwatchEvent } from '../../agent/events.js';
 import { NatsServer } from '../helpers/nats-server.js';
+import { streamMessageCount } from '../helpers/nats-stream.js';
+import { fmt, updateBenchDocs } from './bench-docs.js';
 import { findRepoRoot, generateAuditLog } from './audit-log-generator.js';
 
-const DOCS_START = '<!-- nats-bench:start -->';
-const DOCS_END = '<!-- nats-bench:end -->';
 const MAX_IN_FLIGHT = 1024;
 
 const { values } = parseArgs({
@@ -51,17 +50,6 @@ const cli = join(root, 'dist/agent/cli/main.js');
 interface AgentRun {
   rate: number;
   maxRssMb: number;
-}
-
-async function streamCount(url: string): Promise<number> {
-  const nc = await connect({ servers: url });
-  try {
-    return (await (await jetstreamManager(nc)).streams.info('KERNWATCH')).state.messages;
-  } catch {
-    return 0;
-  } finally {
-    await nc.close();
-  }
 }
 
 async function purgeStream(url: string): Promise<void> {
@@ -140,7 +128,7 @@ async function agentThroughput(
       await new Promise((r) => setTimeout(r, 50));
       maxRss = Math.max(maxRss, rssMb(child.pid ?? 0));
       const now = performance.now();
-      const c = await streamCount(nats.url);
+      const c = await streamMessageCount(nats.url);
       if (c > 0 && firstAt === undefined) {
         firstAt = now;
         firstCount = c;
@@ -306,7 +294,7 @@ async function latencyAtSteadyRate(nats: NatsServer, dir: string, config: string
     }
     closeSync(fd);
     const deadline = Date.now() + 120_000;
-    while ((await streamCount(nats.url)) < total) {
+    while ((await streamMessageCount(nats.url)) < total) {
       if (Date.now() > deadline) throw new Error(`the latency run stalled: ${stderr.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -414,29 +402,11 @@ async function main(): Promise<void> {
       `Agent RSS, highest sample over every run: ${maxRss.toFixed(0)} MB.`,
     ].join('\n');
     console.log(table);
-    if (!values['no-docs']) await updateDocs(table);
+    if (!values['no-docs']) await updateBenchDocs(root, 'nats-bench', table);
   } finally {
     await nats.remove();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-async function updateDocs(table: string): Promise<void> {
-  const path = join(root, 'docs/benchmarks.md');
-  const text = readFileSync(path, 'utf8');
-  const start = text.indexOf(DOCS_START);
-  const end = text.indexOf(DOCS_END);
-  if (start < 0 || end < start) {
-    console.log(`note: ${path} has no ${DOCS_START} section; not updated`);
-    return;
-  }
-  const updated = `${text.slice(0, start + DOCS_START.length)}\n\n${table}\n\n${text.slice(end)}`;
-  const options = (await resolveConfig(path)) ?? {};
-  writeFileSync(path, await format(updated, { ...options, filepath: path }));
 }
 
 await main();

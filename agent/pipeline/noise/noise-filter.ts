@@ -1,7 +1,7 @@
 import { ConfigError } from '../../errors.js';
 import { NOISE_REASON, type KernwatchEvent } from '../../events.js';
 import { ContainerRateLimit } from './container-rate-limit.js';
-import { AuditTimeReader } from './audit-time.js';
+import { AuditTimeReader } from '../../audit-time.js';
 import { denialKey, subjectKey } from './denial-identity.js';
 import { addDenial, byLine, heldEvent, holdDenial, type HeldDenials } from './held-denials.js';
 import { newNoiseCounters, type NoiseCounters } from './noise-counters.js';

@@ -99,12 +99,7 @@ export async function natsConnectionOptions(
     auth.push('nkeySeedFile');
   }
   const user = s.user ?? (s.userFile === undefined ? undefined : await secretText(s.userFile, 'userFile'));
-  const password =
-    s.passwordFile !== undefined
-      ? await secretText(s.passwordFile, 'passwordFile')
-      : s.passwordEnv !== undefined
-        ? secretEnv(env, s.passwordEnv, 'passwordEnv')
-        : undefined;
+  const password = await fileOrEnvSecret(s.passwordFile, 'passwordFile', s.passwordEnv, 'passwordEnv', env);
   if (user !== undefined || password !== undefined) {
     if (user === undefined || password === undefined)
       throw new ConfigError('NATS user/password authentication needs both a user and a password.');
@@ -112,12 +107,7 @@ export async function natsConnectionOptions(
     options.pass = password;
     auth.push('user/password');
   }
-  const token =
-    s.tokenFile !== undefined
-      ? await secretText(s.tokenFile, 'tokenFile')
-      : s.tokenEnv !== undefined
-        ? secretEnv(env, s.tokenEnv, 'tokenEnv')
-        : undefined;
+  const token = await fileOrEnvSecret(s.tokenFile, 'tokenFile', s.tokenEnv, 'tokenEnv', env);
   if (token !== undefined) {
     options.token = token;
     auth.push('token');
@@ -183,6 +173,18 @@ async function secretText(path: string, key: string): Promise<string> {
     .trim();
   if (text === '') throw new ConfigError(`The NATS ${key} ${path} is empty.`);
   return text;
+}
+
+/** A secret from its file when one is given, else from the named environment variable, else none. */
+async function fileOrEnvSecret(
+  file: string | undefined,
+  fileKey: string,
+  envName: string | undefined,
+  envKey: string,
+  env: NodeJS.ProcessEnv,
+): Promise<string | undefined> {
+  if (file !== undefined) return secretText(file, fileKey);
+  return envName === undefined ? undefined : secretEnv(env, envName, envKey);
 }
 
 function secretEnv(env: NodeJS.ProcessEnv, name: string, key: string): string {

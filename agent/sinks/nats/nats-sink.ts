@@ -1,5 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import { AuditTimeReader } from '../../audit-time.js';
 import type { KernwatchEvent } from '../../events.js';
 import { RetryBackoff } from '../../retry-backoff.js';
 import type { Logger } from '../../telemetry/logger.js';
@@ -83,6 +84,7 @@ export class NatsSink implements EventSink {
   /** Resolved (and replaced) whenever the connection drops: in-flight pipelines give up on it. */
   private connectionLost = newSignal();
   private readonly publishWarning: RateLimitedWarning;
+  private readonly auditTimes = new AuditTimeReader();
 
   constructor(private readonly o: NatsSinkOptions) {
     this.name = `nats:${o.connection.url}`;
@@ -168,7 +170,7 @@ export class NatsSink implements EventSink {
   private async deliverNow(events: readonly KernwatchEvent[]): Promise<void> {
     const spool = this.spool;
     if (spool === undefined) throw new Error('NatsSink.deliver before open()');
-    const messages = events.map(toMessage);
+    const messages = events.map((e) => toMessage(e, this.auditTimes));
     const publisher = this.publisher;
     if (publisher === undefined || !this.connected || !this.streamReady || !spool.isEmpty || this.closed) {
       await spool.append(messages);
@@ -378,11 +380,11 @@ function newSignal(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
-function toMessage(e: KernwatchEvent): SpoolMessage {
+function toMessage(e: KernwatchEvent, times: AuditTimeReader): SpoolMessage {
   return {
     subject: denialSubject(e.node, e.kind, e.pod?.namespace),
     id: e.id,
-    auditMs: Date.parse(e.time),
+    auditMs: times.ms(e.time),
     data: Buffer.from(eventToJson(e)),
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { AuditTimeReader } from '../../../agent/pipeline/noise/audit-time.js';
+import { AuditTimeReader } from '../../../agent/audit-time.js';
 import { apparmorAt, seccompAt, selinuxAt } from './noise-test-events.js';
 
 // The filter reads audit times without Date.parse per event; it must agree with Date.parse everywhere.
