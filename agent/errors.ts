@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   permission: 'permission',
   attribution: 'attribution',
   sink: 'sink',
+  response: 'response',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError, ERROR_CODES, KernwatchError, UsageError } from '../errors.js';
 import { formatSummary, parseParseArgs, PARSE_USAGE, runParse } from './parse.js';
+import { parseQuarantineArgs, QUARANTINE_USAGE, runQuarantine } from './quarantine.js';
 import { runAgent } from './run.js';
 import { parseRunArgs, RUN_USAGE } from './run-args.js';
 import { runWatch } from './watch.js';
@@ -12,6 +13,7 @@ Commands:
   run      the agent: read the kernel's denials live, attribute them to pods, deliver events
   parse    read audit records from files or stdin, one event per kernel denial
   watch    follow the live feed of denial events from NATS, one readable line per event
+  quarantine  list or release the quarantines kernwatch's responses put in place on this node
 
 Run 'kernwatch <command> --help' for a command's options.
 
@@ -19,7 +21,9 @@ ${RUN_USAGE}
 
 ${PARSE_USAGE}
 
-${WATCH_USAGE}`;
+${WATCH_USAGE}
+
+${QUARANTINE_USAGE}`;
 
 export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
 const RUN_EXIT_GRACE_MS = 2000;
@@ -54,6 +58,11 @@ export async function main(argv: string[]): Promise<number> {
         setTimeout(() => process.exit(code), RUN_EXIT_GRACE_MS).unref();
         return code;
       }
+      case 'quarantine': {
+        const code = await runQuarantine(parseQuarantineArgs(rest), process.stdout);
+        setTimeout(() => process.exit(code), RUN_EXIT_GRACE_MS).unref();
+        return code;
+      }
       case '--help':
       case '-h':
       case 'help':
@@ -67,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (
       err instanceof UsageError &&
-      (err.message === PARSE_USAGE || err.message === RUN_USAGE || err.message === WATCH_USAGE)
+      [PARSE_USAGE, RUN_USAGE, WATCH_USAGE, QUARANTINE_USAGE].includes(err.message)
     ) {
       process.stdout.write(`${err.message}\n`);
       return EXIT.ok;

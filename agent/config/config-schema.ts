@@ -120,32 +120,65 @@ export type SinkConfig = z.infer<typeof sinkConfigSchema>;
 export type NatsSinkConfig = Extract<SinkConfig, { type: 'nats' }>;
 
 const responseActionSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('delete_pod'), gracePeriodSeconds: z.number().int().min(0).default(30) }),
-  z.strictObject({ type: z.literal('nft_quarantine'), ttl: duration.default(3_600_000) }),
-  z.strictObject({ type: z.literal('netpol_quarantine'), ttl: duration.optional() }),
+  z.strictObject({
+    type: z.literal('delete_pod'),
+    gracePeriodSeconds: z.number().int().min(0).default(30),
+    /** Deleting a DaemonSet's pod only makes its controller start the same pod again on this node. */
+    allowDaemonSet: z.boolean().default(false),
+    /** A pod without a controller is gone for good once deleted. */
+    allowStandalone: z.boolean().default(false),
+    /** An owner kernwatch cannot count replicas of (a custom controller, a mirror pod's node). */
+    allowUnknownOwner: z.boolean().default(false),
+    /** Ready replicas the owner (ReplicaSet, StatefulSet, ReplicationController) must keep after the deletion. */
+    minHealthyReplicas: z.number().int().min(0).default(1),
+  }),
+  z.strictObject({ type: z.literal('nft_quarantine'), ttl: positiveDuration.default(3_600_000) }),
+  /** Absent ttl: the NetworkPolicy stays until `kernwatch quarantine release`. */
+  z.strictObject({ type: z.literal('netpol_quarantine'), ttl: positiveDuration.optional() }),
   z.strictObject({
     type: z.literal('label'),
-    labels: z.record(z.string(), z.string()).default({ 'kernwatch.io/quarantined': 'true' }),
+    labels: z
+      .record(z.string().min(1), z.string())
+      .refine((labels) => Object.keys(labels).length > 0, { error: 'name at least one label' })
+      .default({ 'kernwatch.io/quarantined': 'true' }),
   }),
   z.strictObject({ type: z.literal('k8s_event') }),
 ]);
+export type ResponseActionConfig = z.infer<typeof responseActionSchema>;
 
-const responseRuleSchema = z.strictObject({
-  name: z.string().min(1),
-  match: z.strictObject({
-    kind: z.enum(['seccomp', 'apparmor', 'selinux']).optional(),
-    outcome: z.array(z.enum(['killed', 'blocked', 'allowed', 'logged'])).optional(),
-    namespaces: z.array(z.string().min(1)).optional(),
-    podLabels: z.record(z.string(), z.string()).optional(),
-    syscalls: z.array(z.string().min(1)).optional(),
-    operations: z.array(z.string().min(1)).optional(),
-    permissions: z.array(z.string().min(1)).optional(),
-  }),
-  threshold: z
-    .strictObject({ count: z.number().int().min(1), within: duration })
-    .default({ count: 1, within: 60_000 }),
-  actions: z.array(responseActionSchema).min(1),
-});
+const nonEmptyList = z.array(z.string().min(1)).min(1);
+
+const responseRuleSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
+      error: 'a rule name is 1-63 letters, digits, ".", "_" or "-" (it goes into action event ids)',
+    }),
+    match: z.strictObject({
+      kind: z.enum(['seccomp', 'apparmor', 'selinux']).optional(),
+      outcome: z
+        .array(z.enum(['killed', 'blocked', 'allowed', 'logged']))
+        .min(1)
+        .optional(),
+      /** Globs: `*` any run of characters, `?` one character. */
+      namespaces: nonEmptyList.optional(),
+      /** Every label must be on the pod with this value (the pod's labels come from the API server). */
+      podLabels: z.record(z.string().min(1), z.string()).optional(),
+      syscalls: nonEmptyList.optional(),
+      operations: nonEmptyList.optional(),
+      permissions: nonEmptyList.optional(),
+    }),
+    threshold: z
+      .strictObject({
+        count: z.number().int().min(1).max(10_000),
+        within: positiveDuration,
+      })
+      .default({ count: 1, within: 60_000 }),
+    actions: z.array(responseActionSchema).min(1),
+  })
+  .refine((rule) => new Set(rule.actions.map((a) => a.type)).size === rule.actions.length, {
+    error: 'an action type is listed twice in one rule',
+  });
+export type ResponseRuleConfig = z.infer<typeof responseRuleSchema>;
 
 export const configSchema = z.strictObject({
   /** Default: the NODE_NAME environment variable, else the host name. */
@@ -218,17 +251,28 @@ export const configSchema = z.strictObject({
     .default({ coalesceWindow: 2000, perContainerPerSecond: 50 }),
   responses: z
     .strictObject({
+      /** false: every decision is made and published as `dry_run`, and nothing is changed. */
       enabled: z.boolean().default(false),
       protectedNamespaces: z.array(z.string().min(1)).default(['kube-system', 'kernwatch']),
+      /** Actions per minute on this node; beyond it responses are refused (a circuit breaker, not a queue). */
       budgetPerMinute: z.number().int().min(0).default(5),
+      /** After a response to a pod, further responses to it are refused for this long. */
       cooldown: duration.default(600_000),
-      rules: z.array(responseRuleSchema).default([]),
+      /** Responses waiting for the runner; beyond it they are refused (counted). */
+      queueSize: z.number().int().min(1).max(65_536).default(1024),
+      rules: z
+        .array(responseRuleSchema)
+        .default([])
+        .refine((rules) => new Set(rules.map((r) => r.name)).size === rules.length, {
+          error: 'two rules have the same name',
+        }),
     })
     .default({
       enabled: false,
       protectedNamespaces: ['kube-system', 'kernwatch'],
       budgetPerMinute: 5,
       cooldown: 600_000,
+      queueSize: 1024,
       rules: [],
     }),
   metrics: z.strictObject({ addr: hostPort.optional() }).default({}),
@@ -243,3 +287,4 @@ export const configSchema = z.strictObject({
 export type ConfigInput = z.input<typeof configSchema>;
 /** The validated configuration with every default filled in. */
 export type AgentConfig = z.infer<typeof configSchema>;
+export type ResponsesConfig = AgentConfig['responses'];

@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Histogram } from 'prom-client';
 import { Attributor, type ContainerLookup, type PodLookup } from '../attribute/attributor.js';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { ContainerDirectory } from '../attribute/cri/container-directory.js';
 import { loadKubeConfig } from '../attribute/pods/kube-config.js';
 import { PodStore } from '../attribute/pods/pod-store.js';
@@ -20,6 +21,7 @@ import type { EventSink } from '../sinks/event-sink.js';
 import { FalcoHttpSink } from '../sinks/falco-http/falco-http-sink.js';
 import { FileSink } from '../sinks/file/file-sink.js';
 import { PodEventReporter } from '../sinks/k8s-events/pod-event-reporter.js';
+import { Responder } from '../responders/responder.js';
 import { NatsSink } from '../sinks/nats/nats-sink.js';
 import { StdoutSink } from '../sinks/stdout/stdout-sink.js';
 import { detectSource } from '../sources/auto-detect.js';
@@ -82,6 +84,10 @@ export class AgentRuntime {
   private containers: ContainerDirectory | undefined;
   private pods: PodStore | undefined;
   private podEvents: PodEventReporter | undefined;
+  private kubeConfig: KubeConfig | undefined;
+  private criSocket: string | undefined;
+  /** Automated responses, when rules are configured (started with the sinks). */
+  responder: Responder | undefined;
   private running: Promise<void>[] = [];
   private stopped = false;
   private failChain: (err: Error) => void = () => undefined;
@@ -98,6 +104,7 @@ export class AgentRuntime {
       log: log.child({ component: 'processes' }),
     });
     const socket = config.cri.socket ?? WELL_KNOWN_CRI_SOCKETS.find((p) => existsSync(p));
+    this.criSocket = socket;
     if (socket !== undefined) {
       this.containers = new ContainerDirectory({
         socketPath: socket,
@@ -112,6 +119,7 @@ export class AgentRuntime {
       const kubeConfig = loadKubeConfig(
         config.kubernetes.kubeconfig === undefined ? {} : { kubeconfigPath: config.kubernetes.kubeconfig },
       );
+      this.kubeConfig = kubeConfig;
       if (kubeConfig === undefined) {
         log.info('No kubeconfig and not in a cluster; pod labels and owners are not available.');
       } else {
@@ -187,6 +195,18 @@ export class AgentRuntime {
       // After the sources: the NATS spool lives in the state directory.
       for (const sink of config.sinks) this.sinks.push(await this.openSink(sink));
       if (this.podEvents !== undefined) this.sinks.push(this.podEvents);
+      this.responder = await Responder.start({
+        config: config.responses,
+        node: this.o.node,
+        log,
+        sinks: () => this.sinks,
+        criTimeoutMs: config.cri.timeout,
+        ...(this.kubeConfig === undefined ? {} : { kubeConfig: this.kubeConfig }),
+        ...(this.criSocket === undefined ? {} : { criSocket: this.criSocket }),
+        ...(this.containers === undefined ? {} : { containers: this.containers }),
+      });
+      // A best-effort sink like the Events reporter: rules are evaluated in memory, responses on its own queue.
+      if (this.responder !== undefined) this.sinks.push(this.responder.runner);
     } catch (err) {
       await this.stop();
       throw err;
@@ -242,6 +262,8 @@ export class AgentRuntime {
     await Promise.all(this.running);
     clearTimeout(timer);
     await sourcesStopped;
+    // Before the sinks close: the last decisions are published through them.
+    await this.responder?.stop();
     this.processes.stop();
     await this.containers?.stop();
     await this.pods?.stop();

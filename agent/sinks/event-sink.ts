@@ -1,4 +1,5 @@
 import type { KernwatchEvent } from '../events.js';
+import type { ActionEvent } from '../responders/action-event.js';
 
 /**
  * Where attributed events go. `deliver` resolves only once the sink holds the events as durably as it
@@ -13,6 +14,11 @@ export interface EventSink {
    */
   readonly bestEffort?: boolean;
   deliver(events: readonly KernwatchEvent[]): Promise<void>;
+  /**
+   * Response decisions (agent/responders/), for the sinks that carry them beside denials: stdout and files
+   * (NDJSON, told apart by their `schema`) and NATS (`kernwatch.v1.action.<node>`).
+   */
+  deliverActions?(events: readonly ActionEvent[]): Promise<void>;
   /** Can the sink take events now? For /readyz and logs. */
   healthy(): boolean;
   close(): Promise<void>;

@@ -7,6 +7,7 @@ import type { EventSink } from '../sinks/event-sink.js';
 import { FalcoHttpSink } from '../sinks/falco-http/falco-http-sink.js';
 import { PodEventReporter } from '../sinks/k8s-events/pod-event-reporter.js';
 import { NatsSink } from '../sinks/nats/nats-sink.js';
+import type { Responder } from '../responders/responder.js';
 import type { LiveSource } from '../sources/raw-batch.js';
 
 /** What the metrics read: the running agent's own counters. */
@@ -18,6 +19,7 @@ export interface ObservedAgent {
   readonly processes: { counters(): Readonly<ProcessTableCounters>; readonly size: number };
   readonly sinks: readonly EventSink[];
   readonly publishLatency: Histogram;
+  readonly responder?: Responder | undefined;
 }
 
 /**
@@ -186,6 +188,7 @@ export function agentMetrics(agent: ObservedAgent): Registry {
     },
   });
   sinkMetrics(registry, agent);
+  responseMetrics(registry, agent);
   return registry;
 }
 
@@ -292,6 +295,63 @@ function sinkMetrics(registry: Registry, agent: ObservedAgent): void {
     registers: [registry],
     collect() {
       this.set(falco().reduce((n, s) => n + s.counters.queued + s.counters.inFlight, 0));
+    },
+  });
+}
+
+/** Automated responses: every decision by action, decision and guard (all bounded sets), and their state. */
+function responseMetrics(registry: Registry, agent: ObservedAgent): void {
+  new Counter({
+    name: 'kernwatch_response_decisions_total',
+    help: 'Response decisions by action, decision (taken, dry_run, refused, failed) and the guard that refused (reason); folded repeats included.',
+    labelNames: ['action', 'decision', 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const d of agent.responder?.runner.decisionCounts() ?? [])
+        this.inc({ action: d.action, decision: d.decision, reason: d.reason }, d.count);
+    },
+  });
+  new Counter({
+    name: 'kernwatch_response_firings_total',
+    help: 'Times a response rule reached its threshold for a pod.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(agent.responder?.runner.counters.firings ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'kernwatch_responses_enabled',
+    help: '1 when responses are switched on, 0 in dry-run or without rules.',
+    registers: [registry],
+    collect() {
+      const runner = agent.responder?.runner;
+      this.set(runner !== undefined && !runner.dryRun ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'kernwatch_response_queue_depth',
+    help: 'Responses waiting to be decided.',
+    registers: [registry],
+    collect() {
+      this.set(agent.responder?.runner.queued ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'kernwatch_response_budget_remaining',
+    help: 'Actions the node budget still allows within the current minute.',
+    registers: [registry],
+    collect() {
+      this.set(agent.responder?.runner.budgetLeft ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'kernwatch_quarantined_addresses',
+    help: "Addresses in kernwatch's nftables quarantine sets at the last look.",
+    registers: [registry],
+    collect() {
+      this.set(agent.responder?.quarantinedAddresses ?? 0);
     },
   });
 }

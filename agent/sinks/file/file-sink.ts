@@ -2,6 +2,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { KernwatchEvent } from '../../events.js';
 import { ERROR_CODES, KernwatchError } from '../../errors.js';
+import { actionEventsToNdjson, type ActionEvent } from '../../responders/action-event.js';
 import { eventsToNdjson } from '../event-json.js';
 import type { EventSink } from '../event-sink.js';
 
@@ -14,6 +15,7 @@ export class FileSink implements EventSink {
   readonly name: string;
   private handle: FileHandle | undefined;
   private lastError: Error | undefined;
+  private appending: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly path: string) {
     this.name = `file:${path}`;
@@ -28,10 +30,23 @@ export class FileSink implements EventSink {
     }
   }
 
-  async deliver(events: readonly KernwatchEvent[]): Promise<void> {
-    if (events.length === 0) return;
+  deliver(events: readonly KernwatchEvent[]): Promise<void> {
+    return events.length === 0 ? Promise.resolve() : this.append(eventsToNdjson(events));
+  }
+
+  deliverActions(events: readonly ActionEvent[]): Promise<void> {
+    return events.length === 0 ? Promise.resolve() : this.append(actionEventsToNdjson(events));
+  }
+
+  /** One append at a time: a large appendFile is several writes, which two callers could interleave. */
+  private append(text: string): Promise<void> {
+    const run = this.appending.then(() => this.appendNow(text));
+    this.appending = run.catch(() => undefined);
+    return run;
+  }
+
+  private async appendNow(text: string): Promise<void> {
     if (this.handle === undefined) await this.open();
-    const text = eventsToNdjson(events);
     try {
       await this.handle?.appendFile(text);
       this.lastError = undefined;

@@ -2,18 +2,14 @@ import {
   EventsV1Api,
   EventsV1Event,
   EventsV1EventSeries,
-  Observable,
   PatchStrategy,
   V1MicroTime,
   V1ObjectMeta,
   V1ObjectReference,
-  type ConfigurationOptions,
   type KubeConfig,
-  type ObservableMiddleware,
-  type RequestContext,
-  type ResponseContext,
 } from '@kubernetes/client-node';
 import type { KernwatchEvent } from '../../events.js';
+import { kubeRequestOptions } from '../../kube-request-options.js';
 import { RetryBackoff } from '../../retry-backoff.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { RateLimitedWarning } from '../../telemetry/rate-limited-warning.js';
@@ -319,7 +315,7 @@ export class PodEventReporter implements EventSink {
       if (create) {
         await this.api.createNamespacedEvent(
           { namespace: s.regarding.namespace, body: this.eventBody(s, name, sending) },
-          requestOptions(abort.signal),
+          kubeRequestOptions(abort.signal),
         );
       } else {
         await this.api.patchNamespacedEvent(
@@ -328,7 +324,7 @@ export class PodEventReporter implements EventSink {
             namespace: s.regarding.namespace,
             body: { series: seriesOf(sending, s.lastObservedMs) },
           },
-          requestOptions(abort.signal, PatchStrategy.StrategicMergePatch),
+          kubeRequestOptions(abort.signal, PatchStrategy.StrategicMergePatch),
         );
       }
       this.written(s, sending, create);
@@ -475,21 +471,4 @@ function seriesOf(count: number, lastObservedMs: number): EventsV1EventSeries {
   series.count = count;
   series.lastObservedTime = new V1MicroTime(lastObservedMs);
   return series;
-}
-
-/**
- * Per-call options for client-node: the abort signal (client-node has no timeout of its own) and, for a
- * patch, the content type. client-node 1.4 picks the first JSON-like type the API lists for a patch,
- * application/json-patch+json, which the server would refuse for a map body (400): it must be set.
- */
-function requestOptions(signal: AbortSignal, contentType?: string): ConfigurationOptions {
-  const middleware: ObservableMiddleware = {
-    pre: (context: RequestContext) => {
-      context.setSignal(signal);
-      if (contentType !== undefined) context.setHeaderParam('Content-Type', contentType);
-      return new Observable(Promise.resolve(context));
-    },
-    post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
-  };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
 }

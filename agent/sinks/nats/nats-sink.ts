@@ -2,6 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { AuditTimeReader } from '../../audit-time.js';
 import type { KernwatchEvent } from '../../events.js';
+import { actionEventToJson, type ActionEvent } from '../../responders/action-event.js';
 import { RetryBackoff } from '../../retry-backoff.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { RateLimitedWarning } from '../../telemetry/rate-limited-warning.js';
@@ -9,7 +10,7 @@ import { eventToJson } from '../event-json.js';
 import type { EventSink } from '../event-sink.js';
 import { DiskSpool, type DiskSpoolOptions } from './disk-spool.js';
 import { natsConnectionOptions, type NatsConnectSettings, type ReconnectDelay } from './nats-connection.js';
-import { denialSubject } from './nats-subjects.js';
+import { actionSubject, denialSubject } from './nats-subjects.js';
 import { JetStreamPublisher, publishPipelined } from './pipelined-publish.js';
 import type { SpoolMessage } from './spool-record.js';
 import { ensureStream, type StreamWish } from './stream-setup.js';
@@ -134,7 +135,20 @@ export class NatsSink implements EventSink {
 
   deliver(events: readonly KernwatchEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
-    const run = this.deliverLock.then(() => this.deliverNow(events));
+    return this.enqueue(() => events.map((e) => toMessage(e, this.auditTimes)));
+  }
+
+  /**
+   * Action events on `kernwatch.v1.action.<node>`, through the same acks and spool as denials: the record
+   * of what kernwatch did to a pod must survive a NATS outage too.
+   */
+  deliverActions(events: readonly ActionEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    return this.enqueue(() => events.map(actionMessage));
+  }
+
+  private enqueue(messages: () => SpoolMessage[]): Promise<void> {
+    const run = this.deliverLock.then(() => this.deliverNow(messages()));
     this.deliverLock = run.catch(() => undefined);
     return run;
   }
@@ -167,10 +181,9 @@ export class NatsSink implements EventSink {
       this.o.log.info({ events: left }, 'Events left in the spool; they are published after the next start.');
   }
 
-  private async deliverNow(events: readonly KernwatchEvent[]): Promise<void> {
+  private async deliverNow(messages: SpoolMessage[]): Promise<void> {
     const spool = this.spool;
     if (spool === undefined) throw new Error('NatsSink.deliver before open()');
-    const messages = events.map((e) => toMessage(e, this.auditTimes));
     const publisher = this.publisher;
     if (publisher === undefined || !this.connected || !this.streamReady || !spool.isEmpty || this.closed) {
       await spool.append(messages);
@@ -378,6 +391,15 @@ function newSignal(): { promise: Promise<void>; resolve: () => void } {
     resolve = r;
   });
   return { promise, resolve };
+}
+
+function actionMessage(e: ActionEvent): SpoolMessage {
+  return {
+    subject: actionSubject(e.node),
+    id: e.id,
+    auditMs: Date.parse(e.time),
+    data: Buffer.from(actionEventToJson(e)),
+  };
 }
 
 function toMessage(e: KernwatchEvent, times: AuditTimeReader): SpoolMessage {

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { KernwatchEvent } from '../../events.js';
 import { ERROR_CODES, KernwatchError } from '../../errors.js';
+import { actionEventsToNdjson, type ActionEvent } from '../../responders/action-event.js';
 import { eventsToNdjson } from '../event-json.js';
 import type { EventSink } from '../event-sink.js';
 
@@ -17,8 +18,16 @@ export class StdoutSink implements EventSink {
 
   async deliver(events: readonly KernwatchEvent[]): Promise<void> {
     if (events.length === 0) return;
+    await this.write(eventsToNdjson(events));
+  }
+
+  async deliverActions(events: readonly ActionEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.write(actionEventsToNdjson(events));
+  }
+
+  private async write(text: string): Promise<void> {
     if (this.failed !== undefined) throw sinkError(this.failed);
-    const text = eventsToNdjson(events);
     await new Promise<void>((resolve, reject) => {
       this.out.write(text, (err) => {
         if (err) reject(sinkError(err));

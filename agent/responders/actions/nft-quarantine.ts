@@ -1,0 +1,84 @@
+import { isIP } from 'node:net';
+import type { ResponseActionConfig } from '../../config/config-schema.js';
+import { ACTION_TYPE, REFUSAL } from '../action-event.js';
+import {
+  quarantineComment,
+  type ActionContext,
+  type ActionPlan,
+  type ActionRefusal,
+  type PreparedAction,
+} from './response-action.js';
+
+type NftQuarantineConfig = Extract<ResponseActionConfig, { type: 'nft_quarantine' }>;
+
+/** What the action needs of kernwatch's nftables table (agent/responders/nft/quarantine-table.ts). */
+export interface QuarantineTable {
+  add(items: { address: string; ttlMs: number; comment: string }[]): Promise<void>;
+  list(): Promise<readonly { address: string }[]>;
+}
+
+/**
+ * Drops all traffic to and from the pod's addresses in kernwatch's own nftables table, for the rule's
+ * ttl (the kernel expires the set elements by itself, also while the agent is down). Refused for a
+ * host-network pod: its address is the node's, and quarantining it would cut the whole node off.
+ */
+export class NftQuarantineAction implements PreparedAction {
+  readonly type = ACTION_TYPE.nftQuarantine;
+
+  constructor(
+    private readonly config: NftQuarantineConfig,
+    private readonly table: QuarantineTable | undefined,
+  ) {}
+
+  async check({ target }: ActionContext): Promise<ActionRefusal | undefined> {
+    if (this.table === undefined) {
+      return {
+        refusal: REFUSAL.noNftables,
+        detail: 'kernwatch’s nftables table is not available on this node',
+      };
+    }
+    if (target.hostNetwork) {
+      return {
+        refusal: REFUSAL.hostNetwork,
+        detail: 'the pod uses the node’s network: quarantining its address would cut off the node',
+      };
+    }
+    const addresses = podAddresses(target.ips);
+    if (addresses.length === 0) return { refusal: REFUSAL.noPodIp, detail: 'the pod has no address yet' };
+    const present = new Set((await this.table.list()).map((e) => e.address));
+    if (addresses.every((a) => present.has(a))) {
+      return { refusal: REFUSAL.alreadyDone, detail: `${addresses.join(', ')} already quarantined` };
+    }
+    return undefined;
+  }
+
+  plan({ target, nowMs }: ActionContext): ActionPlan {
+    const addresses = podAddresses(target.ips);
+    return {
+      target: { addresses, expiresAt: new Date(nowMs + this.config.ttl).toISOString() },
+      detail: `quarantine ${addresses.join(', ')} of pod ${target.namespace}/${target.name} for ${seconds(this.config.ttl)}`,
+    };
+  }
+
+  async run(ctx: ActionContext): Promise<ActionPlan | ActionRefusal> {
+    const { target } = ctx;
+    if (this.table === undefined) return { refusal: REFUSAL.noNftables, detail: 'no nftables table' };
+    const plan = this.plan(ctx);
+    const addresses = plan.target.addresses ?? [];
+    const comment = quarantineComment(target);
+    await this.table.add(addresses.map((address) => ({ address, ttlMs: this.config.ttl, comment })));
+    return {
+      target: plan.target,
+      detail: `quarantined ${addresses.join(', ')} of pod ${target.namespace}/${target.name} for ${seconds(this.config.ttl)}`,
+    };
+  }
+}
+
+/** Only plain addresses reach nft (the table validates again); a malformed one from the API is left out. */
+function podAddresses(ips: readonly string[]): string[] {
+  return ips.filter((ip) => isIP(ip) !== 0);
+}
+
+function seconds(ms: number): string {
+  return `${String(Math.ceil(ms / 1000))} s`;
+}
