@@ -1,5 +1,5 @@
 /**
- * Identical decisions within a window are published once. A pod in a violation storm sets its rule off
+ * Identical refusals (and failures) within a window are published once. A pod in a violation storm sets its rule off
  * on every denial; while its cooldown runs each of those is refused the same way, and publishing ten
  * thousand identical refusals would flood the feed that must carry the first one. The first is
  * published; the rest are counted (metrics count every one) and the next published decision of that key

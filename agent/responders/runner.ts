@@ -308,7 +308,12 @@ export class ResponseRunner implements EventSink {
 
     const now = this.clock();
     const { pod, event, rule } = firing;
-    const admitted = this.folding.admit(`${pod.uid}\u0000${rule.name}\u0000${countKey}`, now);
+    // Refusals and failures can repeat without bound (an API outage fails every firing); taken and
+    // dry-run decisions each spent budget, and every one of them is published.
+    const admitted =
+      decision === DECISION.refused || decision === DECISION.failed
+        ? this.folding.admit(`${pod.uid}\u0000${rule.name}\u0000${countKey}`, now)
+        : { repeats: 0 };
     if (admitted === undefined) {
       this.counters.folded++;
       return;

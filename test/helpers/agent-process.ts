@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KernwatchEvent } from '../../agent/events.js';
+import type { ActionEvent } from '../../agent/responders/action-event.js';
 import { findRepoRoot } from '../bench/audit-log-generator.js';
 import { waitFor } from './wait.js';
 
@@ -25,8 +26,18 @@ export interface AgentProcess {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | string>;
 }
 
-export function startAgent(args: readonly string[], env: NodeJS.ProcessEnv = process.env): AgentProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+/**
+ * Starts the built CLI. `prefix` runs it through another program first, e.g. ['nsenter',
+ * '--net=/var/run/netns/X'] to run it inside a network namespace (nsenter execs: the pid stays the agent's).
+ */
+export function startAgent(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  prefix: readonly string[] = [],
+): AgentProcess {
+  const [program, ...before] = prefix.length > 0 ? prefix : [process.execPath];
+  const argv = prefix.length > 0 ? [...before, process.execPath, CLI, ...args] : [CLI, ...args];
+  const child = spawn(program ?? process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -69,7 +80,20 @@ export function eventsIn(text: string): KernwatchEvent[] {
 }
 
 export function eventsInFile(path: string): KernwatchEvent[] {
-  return existsSync(path) ? eventsIn(readFileSync(path, 'utf8')) : [];
+  return existsSync(path)
+    ? eventsIn(readFileSync(path, 'utf8')).filter((e) => e.schema === 'kernwatch.v1')
+    : [];
+}
+
+/** Response decisions (schema kernwatch.v1.action) from a file sink's file. */
+export function actionEventsInFile(path: string): ActionEvent[] {
+  if (!existsSync(path)) return [];
+  const text = readFileSync(path, 'utf8');
+  return text
+    .slice(0, text.lastIndexOf('\n') + 1)
+    .split('\n')
+    .filter((l) => l.startsWith('{"schema":"kernwatch.v1.action"'))
+    .map((l) => JSON.parse(l) as ActionEvent);
 }
 
 /** Waits until the agent logged that it is running (its sources are open). */

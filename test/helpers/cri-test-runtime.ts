@@ -41,6 +41,8 @@ export interface TestPod {
   logDirectory: string;
   /** Pod IPs from PodSandboxStatus (empty for host network). */
   ips: string[];
+  /** Its network namespace (/var/run/netns/cni-…), for commands run inside it with nsenter --net. */
+  netnsPath?: string;
   /** The PodSandboxConfig it was created with; CreateContainer needs it again. */
   config: Record<string, unknown>;
 }
@@ -134,11 +136,23 @@ export class CriTestRuntime {
       'podSandboxId',
     );
     const verbose = asRecord(await this.call('PodSandboxStatus', { podSandboxId: id, verbose: true }));
-    this.rememberNetns(verbose);
+    const netnsPath = this.rememberNetns(verbose);
     const status = asRecord(verbose.status);
     const networkStatus = asRecord(status.network);
     const ips = [str(networkStatus, 'ip')].filter((ip) => ip !== '');
-    return { id, uid, name: options.name, namespace, network, cgroupParent, logDirectory, ips, config };
+    const pod: TestPod = {
+      id,
+      uid,
+      name: options.name,
+      namespace,
+      network,
+      cgroupParent,
+      logDirectory,
+      ips,
+      config,
+    };
+    if (netnsPath !== undefined) pod.netnsPath = netnsPath;
+    return pod;
   }
 
   async createContainer(pod: TestPod, options: CreateContainerOptions): Promise<TestContainer> {
@@ -258,17 +272,23 @@ export class CriTestRuntime {
     return this.runtime.call(method, request, CALL_TIMEOUT_MS);
   }
 
-  private rememberNetns(verbose: Record<string, unknown>): void {
+  /** Notes the sandbox's own network namespace (to clean up) and returns its path. */
+  private rememberNetns(verbose: Record<string, unknown>): string | undefined {
     const text = asRecord(verbose.info).info;
-    if (typeof text !== 'string') return;
+    if (typeof text !== 'string') return undefined;
     const spec = asRecord(asRecord(JSON.parse(text) as unknown).runtimeSpec);
     const namespaces = asRecord(spec.linux).namespaces;
-    if (!Array.isArray(namespaces)) return;
+    if (!Array.isArray(namespaces)) return undefined;
+    let found: string | undefined;
     for (const ns of namespaces) {
       const entry = asRecord(ns);
       const path = str(entry, 'path');
-      if (str(entry, 'type') === 'network' && path !== '') this.sandboxNetns.add(path);
+      if (str(entry, 'type') === 'network' && path !== '') {
+        this.sandboxNetns.add(path);
+        found = path;
+      }
     }
+    return found;
   }
 }
 
