@@ -1,6 +1,6 @@
-import { isIP } from 'node:net';
 import type { ResponseActionConfig } from '../../config/config-schema.js';
 import { ACTION_TYPE, REFUSAL } from '../action-event.js';
+import { parseIpAddress } from '../nft/ip-address.js';
 import {
   quarantineComment,
   type ActionContext,
@@ -74,9 +74,17 @@ export class NftQuarantineAction implements PreparedAction {
   }
 }
 
-/** Only plain addresses reach nft (the table validates again); a malformed one from the API is left out. */
+/**
+ * Only plain addresses reach nft, in nft's own spelling (so they compare with what it lists); anything
+ * else the API or the runtime reported (a zone id, a CIDR) is left out rather than failing the batch.
+ */
 function podAddresses(ips: readonly string[]): string[] {
-  return ips.filter((ip) => isIP(ip) !== 0);
+  const out: string[] = [];
+  for (const ip of ips) {
+    const parsed = parseIpAddress(ip);
+    if (parsed !== undefined && !out.includes(parsed.address)) out.push(parsed.address);
+  }
+  return out;
 }
 
 function seconds(ms: number): string {

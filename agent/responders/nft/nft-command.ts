@@ -2,9 +2,12 @@ import { execFile, type ExecFileException } from 'node:child_process';
 import { ERROR_CODES, KernwatchError } from '../../errors.js';
 
 /**
- * Runs the nft binary with JSON in and out (`nft -j`): changes as one batch on stdin, which the kernel
- * applies as one transaction (all or nothing), and reads parsed into `{ kind, body }` objects. execFile,
- * never a shell: nothing in an argument or a batch is ever interpreted by one.
+ * Runs the nft binary with JSON in and out (`nft -j`): changes as one batch, which the kernel applies as
+ * one transaction (all or nothing), and reads parsed into `{ kind, body }` objects. execFile, never a
+ * shell: nothing in an argument or a batch is ever interpreted by one.
+ *
+ * The batch travels on the command line, not on stdin: nft 1.0.6 reads `-f -` by opening /dev/stdin,
+ * which fails with ENXIO when stdin is a socket, and Node gives a child socketpairs, not pipes.
  */
 
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | JsonObject;
@@ -23,7 +26,7 @@ export interface NftListedObject {
 
 /** What NftQuarantine needs from nft; NftCommand is the real one. */
 export interface NftRunner {
-  /** Applies the commands as one transaction. */
+  /** Applies the commands as one transaction; a command must stay under 128 KiB of JSON, the batch under 1 MiB. */
   apply(commands: readonly NftBatchCommand[]): Promise<void>;
   /** `nft -j list <what...>`, without the metainfo object. */
   list(what: readonly string[]): Promise<NftListedObject[]>;
@@ -45,7 +48,11 @@ export interface NftCommandOptions {
 
 const DEFAULT_TIMEOUT_MS = 5000;
 const DEFAULT_MAX_OUTPUT_BYTES = 16 << 20;
-/** nft's messages are a few lines; a longer stderr is cut in the error message (kept whole on the error). */
+/** Linux's MAX_ARG_STRLEN (32 pages), the limit on one argument. */
+const MAX_ARGUMENT_BYTES = 128 << 10;
+/** Half of the usual 2 MiB ARG_MAX (a quarter of an 8 MiB stack), leaving the rest to the environment. */
+const MAX_BATCH_BYTES = 1 << 20;
+/** nft's messages are a few lines; longer text is cut in error messages (stderr is kept whole on the error). */
 const MESSAGE_STDERR_CHARS = 1000;
 
 /** nft could not be run, exited non-zero, ran too long, wrote too much or wrote something that is not a listing. */
@@ -83,12 +90,25 @@ export class NftCommand implements NftRunner {
 
   async apply(commands: readonly NftBatchCommand[]): Promise<void> {
     if (commands.length === 0) return;
-    await this.run(['-j', '-f', '-'], JSON.stringify({ nftables: commands }));
+    // nft joins its arguments with spaces and parses them as one text. One command per argument keeps
+    // each under the kernel's limit on a single argument; the whole must stay under ARG_MAX.
+    const parts = commands.map((c, i) => JSON.stringify(c) + (i < commands.length - 1 ? ',' : ''));
+    const shown = ['-j', `<batch of ${commands.length} commands>`];
+    const tooLong = parts.find((p) => Buffer.byteLength(p) >= MAX_ARGUMENT_BYTES);
+    const total = parts.reduce((sum, p) => sum + Buffer.byteLength(p) + 1, 0);
+    if (tooLong !== undefined || total > MAX_BATCH_BYTES) {
+      throw new NftCommandError(
+        `nft ${shown.join(' ')} is too large for a command line (${total} bytes; at most ${MAX_BATCH_BYTES}, ` +
+          `${MAX_ARGUMENT_BYTES} per command)`,
+        { argv: this.argv(shown), stderr: '', exitCode: undefined },
+      );
+    }
+    await this.run(['-j', '{"nftables":[', ...parts, ']}'], shown);
   }
 
   async list(what: readonly string[]): Promise<NftListedObject[]> {
     const args = ['-j', 'list', ...what];
-    const stdout = await this.run(args, '');
+    const stdout = await this.run(args, args);
     try {
       return parseNftListing(stdout);
     } catch (err) {
@@ -104,7 +124,8 @@ export class NftCommand implements NftRunner {
     return [...this.prefix, this.binary, ...args];
   }
 
-  private run(args: readonly string[], input: string): Promise<string> {
+  /** `shown` stands for `args` in messages and on errors: a batch can be a megabyte. */
+  private run(args: readonly string[], shown: readonly string[]): Promise<string> {
     const [file = this.binary, ...rest] = this.argv(args);
     return new Promise((resolve, reject) => {
       const child = execFile(
@@ -120,20 +141,19 @@ export class NftCommand implements NftRunner {
         },
         (err, stdout, stderr) => {
           if (err === null) resolve(stdout);
-          else reject(this.failure(args, err, stderr));
+          else reject(this.failure(shown, err, stderr));
         },
       );
-      // nft may exit before reading stdin (bad option, missing binary); its exit status tells why, the
-      // EPIPE on our side adds nothing.
+      // nft reads nothing from stdin; closed, so an unexpected prompt cannot wait for input.
       child.stdin?.on('error', () => undefined);
-      child.stdin?.end(input);
+      child.stdin?.end();
     });
   }
 
-  private failure(args: readonly string[], err: ExecFileException, stderrOutput: string): NftCommandError {
-    const argv = this.argv(args);
+  private failure(shown: readonly string[], err: ExecFileException, stderrOutput: string): NftCommandError {
+    const argv = this.argv(shown);
     const stderr = stderrOutput.trim();
-    const command = `nft ${args.join(' ')}`;
+    const command = `nft ${shown.join(' ')}`;
     const details = { argv, stderr, exitCode: typeof err.code === 'number' ? err.code : undefined };
     let message: string;
     if (err.code === 'ENOENT') {
@@ -148,6 +168,9 @@ export class NftCommand implements NftRunner {
     } else {
       message = `Cannot run ${command}: ${err.message}`;
     }
+    // Node's message and `cmd` repeat the whole command line, a batch included: cut for the logs.
+    err.message = err.message.slice(0, MESSAGE_STDERR_CHARS);
+    if (err.cmd !== undefined) err.cmd = err.cmd.slice(0, MESSAGE_STDERR_CHARS);
     return new NftCommandError(message, details, { cause: err });
   }
 }

@@ -133,10 +133,11 @@ export class NftQuarantine {
     );
     await this.apply('Cannot rebuild table inet kernwatch', [
       { delete: { table: tableHandle() } },
+      { add: { table: tableHandle() } },
       ...expectedObjects().map((o) => ({ add: { [o.kind]: o.body } })),
       ...IP_FAMILY_LIST.flatMap((family) => {
         const elem = entries.filter((e) => e.family === family).map(carriedOverElement);
-        return elem.length === 0 ? [] : [elementCommand('add', family, elem)];
+        return elementCommands('add', family, elem);
       }),
     ]);
     return { created: false, rebuilt: true, entries: await this.list() };
@@ -144,8 +145,8 @@ export class NftQuarantine {
 
   /**
    * Quarantines the addresses, all or none. An address already present gets the new timeout and comment:
-   * a plain `add element` leaves an existing element's comment (and, before Linux 6.x, its timeout) as it
-   * was, and `delete element` of an absent one fails the whole batch. So each address is first added with
+   * a plain `add element` leaves an existing element's comment as it was (and its timeout too on kernels
+   * older than the 6.18 this was checked on, which updates the timeout), and `delete element` of an absent one fails the whole batch. So each address is first added with
    * a placeholder (a no-op when present), then deleted, then added as wanted, all in the same transaction.
    */
   async add(items: readonly QuarantineItem[]): Promise<void> {
@@ -165,7 +166,7 @@ export class NftQuarantine {
           // An integer: nft 1.0.6 silently ignores a string ("2500ms") or fractional timeout and adds the
           // element without one, i.e. for ever.
           .map((w) => ({ elem: { val: w.ip.address, timeout: w.seconds, comment: w.comment } }));
-        return elem.length === 0 ? [] : [elementCommand('add', family, elem)];
+        return elementCommands('add', family, elem);
       }),
     ]);
   }
@@ -189,17 +190,21 @@ export class NftQuarantine {
 
   /** Deletes table inet kernwatch, and nothing else. For uninstalling: an agent that stops keeps it. */
   async remove(): Promise<void> {
-    if ((await this.readTable()) === undefined) return;
+    if (!(await this.exists())) return;
     await this.apply('Cannot delete table inet kernwatch', [{ delete: { table: tableHandle() } }]);
   }
 
   /** The listing of the table, or undefined when it does not exist. */
   private async readTable(): Promise<NftListedObject[] | undefined> {
+    if (!(await this.exists())) return undefined;
+    return this.nft.list(['table', QUARANTINE_TABLE.family, QUARANTINE_TABLE.name]);
+  }
+
+  private async exists(): Promise<boolean> {
     // `list table` of a missing table fails like any other failure (exit 1 and a strerror text); the list
     // of inet tables tells "missing" apart without parsing nft's messages.
     const tables = await this.nft.list(['tables', QUARANTINE_TABLE.family]);
-    if (!tables.some((t) => t.kind === 'table' && t.body.name === QUARANTINE_TABLE.name)) return undefined;
-    return this.nft.list(['table', QUARANTINE_TABLE.family, QUARANTINE_TABLE.name]);
+    return tables.some((t) => t.kind === 'table' && t.body.name === QUARANTINE_TABLE.name);
   }
 
   private async apply(what: string, commands: readonly NftBatchCommand[]): Promise<void> {
@@ -213,6 +218,7 @@ export class NftQuarantine {
 }
 
 const IP_FAMILY_LIST = [IP_FAMILIES.ipv4, IP_FAMILIES.ipv6] as const;
+const ELEMENTS_PER_COMMAND = 64;
 
 function tableHandle(): JsonObject {
   return { family: QUARANTINE_TABLE.family, name: QUARANTINE_TABLE.name };
@@ -250,31 +256,39 @@ function expectedObjects(): NftListedObject[] {
   return objects;
 }
 
-function elementCommand(
+/**
+ * Element commands of at most ELEMENTS_PER_COMMAND elements each: one command is one argument of nft's
+ * command line (see NftCommand.apply), limited to 128 KiB. An element is ~200 bytes of JSON with a
+ * 128-byte comment, more with a longer comment written by hand and escaped.
+ */
+function elementCommands(
   verb: 'add' | 'delete',
   family: IpFamily,
   elem: readonly JsonValue[],
-): NftBatchCommand {
-  return {
-    [verb]: {
-      element: {
-        family: QUARANTINE_TABLE.family,
-        table: QUARANTINE_TABLE.name,
-        name: QUARANTINE_SETS[family],
-        elem,
+): NftBatchCommand[] {
+  const commands: NftBatchCommand[] = [];
+  for (let i = 0; i < elem.length; i += ELEMENTS_PER_COMMAND) {
+    commands.push({
+      [verb]: {
+        element: {
+          family: QUARANTINE_TABLE.family,
+          table: QUARANTINE_TABLE.name,
+          name: QUARANTINE_SETS[family],
+          elem: elem.slice(i, i + ELEMENTS_PER_COMMAND),
+        },
       },
-    },
-  };
+    });
+  }
+  return commands;
 }
 
 /** Leaves the addresses absent whether or not they were present (nft 1.0.6 has no `destroy element`). */
 function replaceCommands(ips: readonly IpAddress[]): NftBatchCommand[] {
   return IP_FAMILY_LIST.flatMap((family) => {
     const vals = ips.filter((ip) => ip.family === family).map((ip) => ip.address);
-    if (vals.length === 0) return [];
     // The placeholder's timeout only matters if the delete were ever dropped from the batch.
     const placeholders = vals.map((val) => ({ elem: { val, timeout: 1 } }));
-    return [elementCommand('add', family, placeholders), elementCommand('delete', family, vals)];
+    return [...elementCommands('add', family, placeholders), ...elementCommands('delete', family, vals)];
   });
 }
 
