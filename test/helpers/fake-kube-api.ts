@@ -2,15 +2,33 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { DAEMON_SETS, DEPLOYMENTS, REPLICA_SETS, STATEFUL_SETS } from './fake-kube-apps.js';
+import {
+  parseDeleteOptions,
+  planDelete,
+  rfc3339,
+  shouldDeleteDuringUpdate,
+  type DeleteOptions,
+} from './fake-kube-delete.js';
 import { EVENTS } from './fake-kube-events.js';
+import { NETWORK_POLICIES } from './fake-kube-network-policies.js';
 import { applyPatch } from './fake-kube-patch.js';
+import { PODS } from './fake-kube-pods.js';
 import { parseFieldSelector, parseLabelSelector, type Matcher } from './fake-kube-selectors.js';
+import {
+  conflictStatus,
+  groupDetail,
+  invalidStatus,
+  kubeStatus,
+  notFound,
+  successStatus,
+  type KubeStatus,
+} from './fake-kube-status.js';
 import {
   apiVersionOf,
   groupResourceOf,
   KUBE_VERB,
   objectKey,
-  qualifiedKindOf,
   READ_ONLY_VERBS,
   ResourceStore,
   ResourceVersionClock,
@@ -20,60 +38,59 @@ import {
   type ResourceType,
   type StoredChange,
 } from './fake-kube-store.js';
-import { invalidCauses, invalidMessage, type FieldError } from './fake-kube-validation.js';
 
 export type { KubeObject, KubeObjectMeta, OwnerReference, ResourceType } from './fake-kube-store.js';
 export { KUBE_VERB, type KubeVerb } from './fake-kube-store.js';
+export type { KubeStatus, KubeSuccessStatus } from './fake-kube-status.js';
+export type { DeleteOptions } from './fake-kube-delete.js';
 export { EVENTS } from './fake-kube-events.js';
+export { PODS, fakePod } from './fake-kube-pods.js';
+export {
+  NETWORK_POLICIES,
+  fakeNetworkPolicy,
+  POLICY_TYPE,
+  type PolicyType,
+} from './fake-kube-network-policies.js';
+export {
+  DAEMON_SETS,
+  DEPLOYMENTS,
+  REPLICA_SETS,
+  STATEFUL_SETS,
+  fakeDaemonSet,
+  fakeDeployment,
+  fakeReplicaSet,
+  fakeStatefulSet,
+  type DaemonSetInput,
+  type ReplicatedInput,
+  type WorkloadInput,
+} from './fake-kube-apps.js';
 
 /**
  * A Kubernetes API server for tests, in process, on 127.0.0.1 and a random port (nothing real can run
- * here). It behaves like the real one where a client can tell: bearer-token auth (401), list with
- * fieldSelector / labelSelector / resourceVersion (+ Match) / limit + continue, watch with resourceVersion,
- * allowWatchBookmarks and timeoutSeconds as newline-delimited WatchEvents, 410 Expired for history it no
- * longer holds, 404 / 400 / 405 / 504 Status objects with the real messages, field-selector transitions
- * (an object leaving a watch's selector arrives as DELETED). Resources are declared as data
- * (`ResourceType`): pods (read-only) and events.k8s.io/v1 Events, which also take POST (201, 409
- * AlreadyExists, 422 Invalid from the real validation, 400 for bodies the decoder refuses) and PATCH
- * (JSON patch, merge patch, strategic merge patch; 404, 409 Conflict on a stale resourceVersion, 415 for an
- * unknown patch type; a no-op patch keeps the resourceVersion). Tests can fail the next N requests of a
+ * here). It behaves like the real one (v1.28-v1.31) where a client can tell: bearer-token auth (401), list
+ * with fieldSelector / labelSelector / resourceVersion (+ Match) / limit + continue, watch with
+ * resourceVersion, allowWatchBookmarks and timeoutSeconds as newline-delimited WatchEvents, 410 Expired for
+ * history it no longer holds, 404 / 400 / 405 / 504 Status objects with the real messages, field-selector
+ * transitions (an object leaving a watch's selector arrives as DELETED). Resources are declared as data
+ * (`ResourceType`):
+ * - core/v1 pods: get, list, watch; PATCH (JSON, merge and strategic merge patch, ValidatePodUpdate:
+ *   labels / annotations, images, activeDeadlineSeconds, tolerations, and "pod updates may not change
+ *   fields other than …"); DELETE with DeleteOptions from the body or the query (preconditions → 409,
+ *   graceful deletion: a pod bound to a node and not finished gets deletionTimestamp and
+ *   deletionGracePeriodSeconds and stays until `completePodDeletion`; otherwise MODIFIED then DELETED),
+ *   answered with the pod (ReturnDeletedObject).
+ * - events.k8s.io/v1 Events: POST (201, 409 AlreadyExists, 422 Invalid from the real validation, 400 for
+ *   bodies the decoder refuses) and PATCH (404, 409 Conflict on a stale resourceVersion, 415 for an
+ *   unknown patch type; a no-op patch keeps the resourceVersion).
+ * - networking.k8s.io/v1 NetworkPolicies: POST, PATCH, DELETE (answered with a Success Status), with the
+ *   real defaulting and validation.
+ * - apps/v1 ReplicaSets, StatefulSets, Deployments, DaemonSets: get, list, watch (see fake-kube-apps.ts
+ *   for builders).
+ * DELETE also honours finalizers (an object with finalizers is only marked) and the garbage collector's
+ * orphan / foregroundDeletion finalizers for propagationPolicy. Tests can fail the next N requests of a
  * verb (`failRequests`: 500, 429 with Retry-After, 503…) or hold them (`delayRequests`); a held request is
  * still carried out after the delay, as on a slow real server, even if the client gave up on it.
  */
-
-export const PODS: ResourceType = {
-  group: '',
-  version: 'v1',
-  plural: 'pods',
-  kind: 'Pod',
-  listKind: 'PodList',
-  namespaced: true,
-  // pkg/registry/core/pod strategy: the selectable fields of a pod.
-  fields: {
-    'metadata.name': (o) => o.metadata.name,
-    'metadata.namespace': (o) => o.metadata.namespace ?? '',
-    'spec.nodeName': (o) => stringAt(o, 'spec', 'nodeName'),
-    'spec.restartPolicy': (o) => stringAt(o, 'spec', 'restartPolicy'),
-    'spec.schedulerName': (o) => stringAt(o, 'spec', 'schedulerName'),
-    'spec.serviceAccountName': (o) => stringAt(o, 'spec', 'serviceAccountName'),
-    'spec.hostNetwork': (o) => String(record(o.spec).hostNetwork === true),
-    'status.phase': (o) => stringAt(o, 'status', 'phase'),
-    'status.podIP': (o) => stringAt(o, 'status', 'podIP'),
-    'status.nominatedNodeName': (o) => stringAt(o, 'status', 'nominatedNodeName'),
-  },
-  fieldAliases: { 'spec.host': 'spec.nodeName' },
-};
-
-export interface KubeStatus {
-  kind: 'Status';
-  apiVersion: 'v1';
-  metadata: Record<string, never>;
-  status: 'Failure';
-  message: string;
-  reason: string;
-  details?: Record<string, unknown>;
-  code: number;
-}
 
 export interface RecordedRequest {
   method: string;
@@ -84,7 +101,7 @@ export interface RecordedRequest {
   status: number;
   /** The Content-Type header, when the request had one (PATCH bodies are told apart by it). */
   contentType?: string;
-  /** The request body of a POST, PUT or PATCH, as text. */
+  /** The request body of a POST, PUT, PATCH or DELETE, as text (DELETE: the DeleteOptions, if any). */
   body?: string;
 }
 
@@ -115,6 +132,14 @@ export interface FakeKubeApiOptions {
   token?: string;
   /** Changes kept for watches; older ones are compacted away (then 410). Default 1000. */
   historyLimit?: number;
+  /** The server's wall clock in ms (creationTimestamp, deletionTimestamp). Default Date.now. */
+  clock?: () => number;
+}
+
+/** What a DELETE answered: the status code and the body (the object, or a Status). */
+export interface DeleteResult {
+  code: number;
+  body: unknown;
 }
 
 interface Watcher {
@@ -174,14 +199,25 @@ export class FakeKubeApi {
   private readonly delays: InjectedDelay[] = [];
   private readonly heldRequests = new Set<NodeJS.Timeout>();
   private readonly historyLimit: number;
+  private readonly wallClock: () => number;
   private closed = false;
   private port = 0;
 
   private constructor(options: FakeKubeApiOptions) {
     this.token = options.token ?? randomBytes(16).toString('hex');
     this.historyLimit = options.historyLimit ?? 1000;
-    this.register(PODS);
-    this.register(EVENTS);
+    this.wallClock = options.clock ?? Date.now;
+    for (const type of [
+      PODS,
+      EVENTS,
+      NETWORK_POLICIES,
+      REPLICA_SETS,
+      STATEFUL_SETS,
+      DEPLOYMENTS,
+      DAEMON_SETS,
+    ]) {
+      this.register(type);
+    }
     this.server = createServer((req, res) => {
       this.handle(req, res);
     });
@@ -213,7 +249,7 @@ export class FakeKubeApi {
     return this.watchers.size;
   }
 
-  /** Declares another resource type (Events, NetworkPolicies… later). */
+  /** Declares another resource type. */
   register(type: ResourceType): void {
     const store = new ResourceStore(type);
     store.onChange((change) => {
@@ -233,8 +269,72 @@ export class FakeKubeApi {
     return this.update(PODS, namespace, name, mutate);
   }
 
+  /** Removes a pod at once (DELETED), whatever its state: a pod that was never terminating, say. */
   deletePod(namespace: string, name: string): KubeObject {
     return this.delete(PODS, namespace, name);
+  }
+
+  /**
+   * What the kubelet does once a terminating pod's containers are gone: DELETE with gracePeriodSeconds 0
+   * and the pod's uid as precondition. Watches see MODIFIED (deletionGracePeriodSeconds 0, the
+   * deletionTimestamp moved back to the time of the first request) then DELETED, as on a real cluster.
+   * Throws if the pod does not exist or is not terminating.
+   */
+  completePodDeletion(namespace: string, name: string): KubeObject {
+    const pod = this.storeOf(PODS).get(namespace, name);
+    if (pod === undefined) throw new Error(`pods ${objectKey(namespace, name)} not found`);
+    if (pod.metadata.deletionTimestamp === undefined) {
+      throw new Error(`pods ${objectKey(namespace, name)} is not terminating (no deletionTimestamp)`);
+    }
+    const result = this.deleteObject(PODS, namespace, name, {
+      gracePeriodSeconds: 0,
+      preconditions: pod.metadata.uid === undefined ? {} : { uid: pod.metadata.uid },
+    });
+    return result.body as KubeObject;
+  }
+
+  /**
+   * A DELETE as the store carries it out (preconditions, graceful deletion, finalizers), without HTTP:
+   * what a controller's or the kubelet's request would do. Returns what the server would answer.
+   */
+  deleteObject(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    options: DeleteOptions = {},
+  ): DeleteResult {
+    const current = this.storeOf(type).get(namespace, name);
+    if (current === undefined) {
+      const status = notFound(type, name);
+      return { code: status.code, body: status };
+    }
+    const plan = planDelete(type, current, options, this.wallClock());
+    // handlers/delete.go: 202 when the object stays and the client asked for cascading (orphanDependents
+    // false); 200 otherwise, including a graceful deletion under way.
+    const stays = options.orphanDependents === false ? 202 : 200;
+    const answer = (object: KubeObject): unknown =>
+      type.returnDeletedObject === true ? withKind(type, object) : successStatus(type, object);
+    switch (plan.action) {
+      case 'conflict': {
+        const status = conflictStatus(type, type.kind, name, plan.message);
+        return { code: status.code, body: status };
+      }
+      case 'pending':
+        return { code: stays, body: answer(current) };
+      case 'mark': {
+        // A marking that changes nothing writes nothing (GuaranteedUpdate skips identical bytes).
+        const marked =
+          canonicalJson(plan.object) === canonicalJson(current)
+            ? current
+            : this.writeUpdate(type, current, plan.object);
+        // The store answers a deletion that did not remove the object with the object, Status or not.
+        return { code: stays, body: withKind(type, marked) };
+      }
+      case 'remove': {
+        const last = plan.update === undefined ? current : this.writeUpdate(type, current, plan.update);
+        return { code: 200, body: answer(this.writeDelete(type, last)) };
+      }
+    }
   }
 
   getPod(namespace: string, name: string): KubeObject | undefined {
@@ -268,45 +368,38 @@ export class FakeKubeApi {
     delete object.apiVersion;
     delete object.kind;
     object.metadata.uid ??= randomUUID();
-    object.metadata.creationTimestamp ??= new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    object.metadata.creationTimestamp ??= rfc3339(this.wallClock());
     object.metadata.resourceVersion = String(this.clock.next());
     store.apply({ type: WATCH_EVENT.added, rv: this.clock.now, object });
     this.compactToLimit(store);
     return structuredClone(object);
   }
 
+  /**
+   * Stores `mutate`'s change as an update would (name, namespace and uid kept, a new resourceVersion).
+   * As in the real store, an update that leaves no finalizers on an object whose deletion is due deletes it.
+   */
   update(
     type: ResourceType,
     namespace: string | undefined,
     name: string,
     mutate: (o: KubeObject) => void,
   ): KubeObject {
-    const store = this.storeOf(type);
-    const previous = store.get(namespace, name);
+    const previous = this.storeOf(type).get(namespace, name);
     if (previous === undefined) throw new Error(`${type.plural} ${objectKey(namespace, name)} not found`);
     const object = structuredClone(previous);
     mutate(object);
-    // Identity is immutable on a real server.
-    object.metadata.name = previous.metadata.name;
-    if (previous.metadata.uid !== undefined) object.metadata.uid = previous.metadata.uid;
-    if (previous.metadata.namespace === undefined) delete object.metadata.namespace;
-    else object.metadata.namespace = previous.metadata.namespace;
-    object.metadata.resourceVersion = String(this.clock.next());
-    store.apply({ type: WATCH_EVENT.modified, rv: this.clock.now, object, previous });
-    this.compactToLimit(store);
-    return structuredClone(object);
+    if (shouldDeleteDuringUpdate(object, previous)) {
+      this.writeDelete(type, previous);
+      return object;
+    }
+    return this.writeUpdate(type, previous, object);
   }
 
   delete(type: ResourceType, namespace: string | undefined, name: string): KubeObject {
-    const store = this.storeOf(type);
-    const previous = store.get(namespace, name);
+    const previous = this.storeOf(type).get(namespace, name);
     if (previous === undefined) throw new Error(`${type.plural} ${objectKey(namespace, name)} not found`);
-    const object = structuredClone(previous);
-    // The DELETED event carries the deletion's resourceVersion.
-    object.metadata.resourceVersion = String(this.clock.next());
-    store.apply({ type: WATCH_EVENT.deleted, rv: this.clock.now, object, previous });
-    this.compactToLimit(store);
-    return structuredClone(object);
+    return this.writeDelete(type, previous);
   }
 
   /** Forgets all history up to now, like an etcd compaction: resuming from an older version is 410. */
@@ -459,7 +552,11 @@ export class FakeKubeApi {
     // Injections are taken in arrival order, so "the next N requests" means exactly those.
     const delay = takeInjected(this.delays, verb, route.type.plural);
     const failure = takeInjected(this.failures, verb, route.type.plural);
-    const hasBody = verb === KUBE_VERB.create || verb === KUBE_VERB.update || verb === KUBE_VERB.patch;
+    const hasBody =
+      verb === KUBE_VERB.create ||
+      verb === KUBE_VERB.update ||
+      verb === KUBE_VERB.patch ||
+      verb === KUBE_VERB.delete;
     if (delay === undefined && !hasBody) {
       // Reads stay synchronous: a watch is registered before the request handler returns.
       this.serve({ route, verb, query, body: '', contentType, res, send, reply }, failure);
@@ -523,6 +620,10 @@ export class FakeKubeApi {
       this.patchFromRequest(request);
       return;
     }
+    if (verb === KUBE_VERB.delete) {
+      this.deleteFromRequest(request);
+      return;
+    }
     if (verb !== KUBE_VERB.list && verb !== KUBE_VERB.watch) {
       reply(
         kubeStatus(
@@ -577,6 +678,10 @@ export class FakeKubeApi {
       }
       object.metadata.namespace = route.namespace;
     }
+    // rest.BeforeCreate: no deletion stamps on a new object, then the strategy's PrepareForCreate.
+    delete object.metadata.deletionTimestamp;
+    delete object.metadata.deletionGracePeriodSeconds;
+    type.prepareForCreate?.(object);
     const generateName = object.metadata.generateName;
     if (object.metadata.name === '' && typeof generateName === 'string' && generateName !== '') {
       object.metadata.name = `${generateName}${randomSuffix()}`;
@@ -633,7 +738,13 @@ export class FakeKubeApi {
       reply(notFound(type, name));
       return;
     }
-    const patched = applyPatch(withKind(type, current), contentType, body, type.strategicMergePatch === true);
+    const patched = applyPatch(
+      withKind(type, current),
+      contentType,
+      body,
+      type.strategicMergePatch === true,
+      type.mergeKeys,
+    );
     if (!patched.ok) {
       const reason = { 400: 'BadRequest', 415: 'UnsupportedMediaType', 422: 'Invalid' }[patched.code];
       reply(kubeStatus(patched.code, reason, patched.message));
@@ -655,17 +766,7 @@ export class FakeKubeApi {
       );
       return;
     }
-    const conflict = (message: string): KubeStatus =>
-      kubeStatus(
-        409,
-        'Conflict',
-        `Operation cannot be fulfilled on ${groupResourceOf(type)} "${name}": ${message}`,
-        {
-          name,
-          ...groupDetail(type),
-          kind: type.plural,
-        },
-      );
+    const conflict = (message: string): KubeStatus => conflictStatus(type, type.plural, name, message);
     if (next.metadata.uid !== undefined && next.metadata.uid !== current.metadata.uid) {
       reply(
         conflict(
@@ -685,15 +786,34 @@ export class FakeKubeApi {
       );
       return;
     }
-    // Server-owned metadata survives any patch.
-    const { uid, resourceVersion, creationTimestamp, namespace } = current.metadata;
+    // rest.BeforeUpdate: identity, version and creation stamp are the server's; a deletion timestamp (and
+    // a grace period the patch dropped) cannot be undone; the generation is the server's to bump.
+    const meta = current.metadata;
+    const { uid, resourceVersion, creationTimestamp, namespace } = meta;
     const serverOwned = Object.entries({ uid, resourceVersion, creationTimestamp, namespace }).filter(
       ([, value]) => value !== undefined,
     );
     next.metadata = { ...next.metadata, ...Object.fromEntries(serverOwned) };
+    if (meta.deletionTimestamp !== undefined) next.metadata.deletionTimestamp = meta.deletionTimestamp;
+    if (
+      meta.deletionGracePeriodSeconds !== undefined &&
+      next.metadata.deletionGracePeriodSeconds === undefined
+    ) {
+      next.metadata.deletionGracePeriodSeconds = meta.deletionGracePeriodSeconds;
+    }
+    if (meta.generation === undefined) delete next.metadata.generation;
+    else next.metadata.generation = meta.generation;
+    type.prepareForUpdate?.(next, current);
     const errors = type.validateUpdate?.(next, current) ?? [];
     if (errors.length > 0) {
       reply(invalidStatus(type, name, errors));
+      return;
+    }
+    if (shouldDeleteDuringUpdate(next, current)) {
+      // The last finalizer is gone from an object whose deletion is due: the store deletes it and answers
+      // with the patched object.
+      this.writeDelete(type, current);
+      send(200, withKind(type, next));
       return;
     }
     if (canonicalJson(next) === canonicalJson(current)) {
@@ -701,11 +821,18 @@ export class FakeKubeApi {
       send(200, withKind(type, current));
       return;
     }
-    const updated = this.update(type, route.namespace, name, (o) => {
-      for (const key of Object.keys(o)) Reflect.deleteProperty(o, key);
-      Object.assign(o, next);
-    });
-    send(200, withKind(type, updated));
+    send(200, withKind(type, this.writeUpdate(type, current, next)));
+  }
+
+  /** DELETE: DeleteOptions first (400 / 422 before the object is looked up), then the store's Delete. */
+  private deleteFromRequest({ route, query, body, send, reply }: ServedRequest): void {
+    const parsed = parseDeleteOptions(body, query);
+    if (!parsed.ok) {
+      reply(parsed.status);
+      return;
+    }
+    const result = this.deleteObject(route.type, route.namespace, route.name ?? '', parsed.options);
+    send(result.code, result.body);
   }
 
   private route(pathname: string): Route | undefined {
@@ -939,58 +1066,34 @@ export class FakeKubeApi {
     return store;
   }
 
+  /** One MODIFIED write of `next` over `previous`; identity is kept, as on a real server. */
+  private writeUpdate(type: ResourceType, previous: KubeObject, next: KubeObject): KubeObject {
+    const store = this.storeOf(type);
+    const object = structuredClone(next);
+    object.metadata.name = previous.metadata.name;
+    if (previous.metadata.uid !== undefined) object.metadata.uid = previous.metadata.uid;
+    if (previous.metadata.namespace === undefined) delete object.metadata.namespace;
+    else object.metadata.namespace = previous.metadata.namespace;
+    object.metadata.resourceVersion = String(this.clock.next());
+    store.apply({ type: WATCH_EVENT.modified, rv: this.clock.now, object, previous });
+    this.compactToLimit(store);
+    return structuredClone(object);
+  }
+
+  /** One DELETED write: the last stored state with the deletion's resourceVersion (etcd3 Delete and watch). */
+  private writeDelete(type: ResourceType, previous: KubeObject): KubeObject {
+    const store = this.storeOf(type);
+    const object = structuredClone(previous);
+    object.metadata.resourceVersion = String(this.clock.next());
+    store.apply({ type: WATCH_EVENT.deleted, rv: this.clock.now, object, previous });
+    this.compactToLimit(store);
+    return structuredClone(object);
+  }
+
   private compactToLimit(store: ResourceStore): void {
     const keepFrom = this.clock.now - this.historyLimit;
     if (keepFrom > store.compactedResourceVersion) store.compact(keepFrom);
   }
-}
-
-/** A pod object for `createPod`, with the fields attribution reads. */
-export function fakePod(input: {
-  name: string;
-  namespace?: string;
-  nodeName?: string;
-  uid?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  /** The controller owner reference (ReplicaSet, StatefulSet, DaemonSet, Job…). */
-  owner?: { kind: string; name: string; apiVersion?: string };
-  ips?: string[];
-  phase?: string;
-  hostNetwork?: boolean;
-}): KubeObject {
-  const metadata: KubeObject['metadata'] = { name: input.name, namespace: input.namespace ?? 'default' };
-  if (input.uid !== undefined) metadata.uid = input.uid;
-  if (input.labels !== undefined) metadata.labels = input.labels;
-  if (input.annotations !== undefined) metadata.annotations = input.annotations;
-  if (input.owner !== undefined) {
-    metadata.ownerReferences = [
-      {
-        apiVersion: input.owner.apiVersion ?? 'apps/v1',
-        kind: input.owner.kind,
-        name: input.owner.name,
-        uid: randomUUID(),
-        controller: true,
-        blockOwnerDeletion: true,
-      },
-    ];
-  }
-  const ips = input.ips ?? [];
-  return {
-    metadata,
-    spec: {
-      ...(input.nodeName === undefined ? {} : { nodeName: input.nodeName }),
-      ...(input.hostNetwork === undefined ? {} : { hostNetwork: input.hostNetwork }),
-      containers: [{ name: 'main', image: 'registry.example/app:1' }],
-      restartPolicy: 'Always',
-      schedulerName: 'default-scheduler',
-      serviceAccountName: 'default',
-    },
-    status: {
-      phase: input.phase ?? 'Running',
-      ...(ips[0] === undefined ? {} : { podIP: ips[0], podIPs: ips.map((ip) => ({ ip })) }),
-    },
-  };
 }
 
 const CONTINUE_EXPIRED_MESSAGE =
@@ -998,24 +1101,6 @@ const CONTINUE_EXPIRED_MESSAGE =
   'without the continue parameter, or use the continue token in this response to retrieve the remainder of the ' +
   'results. Continuing with the provided token results in an inconsistent list - objects that were created, ' +
   'modified, or deleted between the time the first chunk was returned and now may show up in the list.';
-
-function kubeStatus(
-  code: number,
-  reason: string,
-  message: string,
-  details?: Record<string, unknown>,
-): KubeStatus {
-  return {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message,
-    reason,
-    ...(details === undefined ? {} : { details }),
-    code,
-  };
-}
 
 function tooOldResourceVersion(rv: number, compacted: number): KubeStatus {
   return kubeStatus(410, 'Expired', `too old resource version: ${rv} (${compacted})`);
@@ -1134,28 +1219,6 @@ const STANDARD_FAILURES: Record<number, { reason: string; message: string }> = {
   504: { reason: 'Timeout', message: 'the server was unable to return a response in the time allotted' },
 };
 
-function notFound(type: ResourceType, name: string): KubeStatus {
-  return kubeStatus(404, 'NotFound', `${groupResourceOf(type)} "${name}" not found`, {
-    name,
-    ...groupDetail(type),
-    kind: type.plural,
-  });
-}
-
-function invalidStatus(type: ResourceType, name: string, errors: readonly FieldError[]): KubeStatus {
-  return kubeStatus(422, 'Invalid', invalidMessage(qualifiedKindOf(type), name, errors), {
-    name,
-    ...groupDetail(type),
-    kind: type.kind,
-    causes: invalidCauses(errors),
-  });
-}
-
-/** Status details name the group only when there is one (core resources leave it out). */
-function groupDetail(type: ResourceType): { group?: string } {
-  return type.group === '' ? {} : { group: type.group };
-}
-
 /** A request body as an object of this type, or the 400 message the real decoder gives. */
 function decodeObject(type: ResourceType, body: string): { object: KubeObject } | { message: string } {
   let parsed: unknown;
@@ -1185,7 +1248,9 @@ function decodeObject(type: ResourceType, body: string): { object: KubeObject } 
   delete out.apiVersion;
   delete out.kind;
   const refused = type.decodeError?.(out);
-  return refused === undefined ? { object: out } : { message: refused };
+  if (refused !== undefined) return { message: refused };
+  type.applyDefaults?.(out);
+  return { object: out };
 }
 
 /** JSON with sorted keys, to tell a no-op patch from a change. */
@@ -1216,9 +1281,4 @@ function record(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
     ? (value as Record<string, unknown>)
     : {};
-}
-
-function stringAt(object: KubeObject, section: string, field: string): string {
-  const value = record(object[section])[field];
-  return typeof value === 'string' ? value : '';
 }

@@ -31,13 +31,15 @@ export function patchTypeOf(contentType: string | undefined): PatchType | undefi
 
 /**
  * Applies `body` (the raw request text) to `target`. `strategic` says whether the resource takes
- * strategic merge patches (built-in types do, custom resources do not: 415 there).
+ * strategic merge patches (built-in types do, custom resources do not: 415 there); `mergeKeys` are the
+ * type's patchMergeKey lists (`ResourceType.mergeKeys`).
  */
 export function applyPatch(
   target: unknown,
   contentType: string | undefined,
   body: string,
   strategic: boolean,
+  mergeKeys: Readonly<Record<string, string>> = {},
 ): PatchResult {
   const type = patchTypeOf(contentType);
   if (type === undefined || type === PATCH_TYPE.apply || (type === PATCH_TYPE.strategicMerge && !strategic)) {
@@ -60,19 +62,193 @@ export function applyPatch(
       message: `json: cannot unmarshal ${goJsonKind(patch)} into Go value of type map[string]interface {}`,
     };
   }
-  if (type === PATCH_TYPE.strategicMerge) {
-    const directive = findDirective(patch);
-    if (directive !== undefined) {
-      // Strategic merge patch is served as a JSON merge patch: identical for maps and scalars, which is
-      // every field an Event has. List merge keys and $-directives are not implemented.
-      return {
-        ok: false,
-        code: 400,
-        message: `the fake API server does not implement strategic merge directive ${directive}`,
-      };
+  if (type === PATCH_TYPE.merge) return { ok: true, object: mergePatch(target, patch) };
+  try {
+    const keys = { ...COMMON_MERGE_KEYS, ...mergeKeys };
+    return { ok: true, object: strategicMergeMap(isObject(target) ? target : {}, patch, '', keys) };
+  } catch (err) {
+    if (err instanceof PatchError) return { ok: false, code: 400, message: err.message };
+    throw err;
+  }
+}
+
+/** ObjectMeta's patchMergeKey lists, the same for every built-in type. */
+const COMMON_MERGE_KEYS: Readonly<Record<string, string>> = {
+  'metadata.ownerReferences': 'uid',
+  'metadata.finalizers': '',
+};
+
+class PatchError extends Error {}
+
+/**
+ * Strategic merge patch (apimachinery/pkg/util/strategicpatch) for maps: keys merge recursively, null
+ * deletes, lists with a merge key merge element by element, other lists are replaced. Directives:
+ * `$patch: replace|delete|merge` in maps, `{$patch: replace}` and `{$patch: delete, key: …}` in merged
+ * lists, `$deleteFromPrimitiveList/<list>`. `$setElementOrder` and `$retainKeys` are refused (400): the
+ * fake does not implement them and will not apply them wrongly.
+ */
+function strategicMergeMap(
+  original: Json,
+  patch: Json,
+  path: string,
+  keys: Readonly<Record<string, string>>,
+): Json {
+  const directive = patch.$patch;
+  if (directive === 'replace') return withoutDirectives(patch) as Json;
+  if (directive === 'delete') return {};
+  if (directive !== undefined && directive !== 'merge') {
+    throw new PatchError(`unknown patch type: ${JSON.stringify(directive)} in map`);
+  }
+  const out = structuredClone(original);
+  for (const [key, value] of Object.entries(patch)) {
+    if (key === '$patch') continue;
+    if (key.startsWith('$deleteFromPrimitiveList/')) {
+      const list = key.slice('$deleteFromPrimitiveList/'.length);
+      const remove = Array.isArray(value) ? (value as unknown[]) : [];
+      const current = out[list];
+      if (Array.isArray(current)) out[list] = (current as unknown[]).filter((v) => !remove.includes(v));
+      continue;
+    }
+    if (key.startsWith('$')) {
+      throw new PatchError(`the fake API server does not implement strategic merge directive ${key}`);
+    }
+    const at = path === '' ? key : `${path}.${key}`;
+    if (value === null) {
+      Reflect.deleteProperty(out, key);
+    } else if (isObject(value)) {
+      const current = out[key];
+      out[key] = strategicMergeMap(isObject(current) ? current : {}, value, at, keys);
+    } else if (Array.isArray(value)) {
+      const mergeKey = keys[at];
+      const current = out[key];
+      out[key] =
+        mergeKey === undefined
+          ? withoutDirectives(value)
+          : strategicMergeList(
+              Array.isArray(current) ? (current as unknown[]) : [],
+              value,
+              at,
+              mergeKey,
+              keys,
+            );
+    } else {
+      out[key] = value;
     }
   }
-  return { ok: true, object: mergePatch(target, patch) };
+  return out;
+}
+
+/**
+ * mergeSlice: special elements first (`$patch: replace` replaces the list, `$patch: delete` removes the
+ * original element with that key), then patch elements merge into the original element with the same key
+ * or join the list; a scalar list (empty merge key) becomes the set union. The result is ordered as
+ * normalizeElementOrder orders it: new elements lead, the others keep their original order.
+ */
+function strategicMergeList(
+  original: readonly unknown[],
+  patch: readonly unknown[],
+  path: string,
+  mergeKey: string,
+  keys: Readonly<Record<string, string>>,
+): unknown[] {
+  let base = original.map((v) => structuredClone(v));
+  const items: unknown[] = [];
+  let replace = false;
+  for (const element of patch) {
+    if (mergeKey !== '' && isObject(element) && element.$patch !== undefined) {
+      if (element.$patch === 'delete') {
+        if (!Object.hasOwn(element, mergeKey)) {
+          throw new PatchError(
+            `map: ${JSON.stringify(element)} does not contain declared merge key: ${mergeKey}`,
+          );
+        }
+        base = base.filter((v) => !(isObject(v) && sameKey(v[mergeKey], element[mergeKey])));
+      } else if (element.$patch === 'replace') {
+        replace = true;
+      } else if (element.$patch === 'merge') {
+        throw new PatchError('merging lists cannot yet be specified in the patch');
+      } else {
+        throw new PatchError(`unknown patch type: ${JSON.stringify(element.$patch)} in map`);
+      }
+    } else {
+      items.push(element);
+    }
+  }
+  if (replace) return items.map((v) => withoutDirectives(v));
+  if (mergeKey === '') {
+    const fromPatch = [...new Set(items)];
+    const serverOnly = [...new Set(base)].filter((v) => !items.includes(v));
+    return mergeSorted(serverOnly, fromPatch, original, (a, b) => a === b);
+  }
+  const merged = base;
+  for (const element of items) {
+    if (!isObject(element) || !Object.hasOwn(element, mergeKey)) {
+      throw new PatchError(
+        `map: ${JSON.stringify(element)} does not contain declared merge key: ${mergeKey}`,
+      );
+    }
+    const at = merged.findIndex((v) => isObject(v) && sameKey(v[mergeKey], element[mergeKey]));
+    const existing = merged[at];
+    if (isObject(existing)) merged[at] = strategicMergeMap(existing, element, `${path}[]`, keys);
+    else merged.push(strategicMergeMap({}, element, `${path}[]`, keys));
+  }
+  const same = (a: unknown, b: unknown): boolean =>
+    isObject(a) && isObject(b) && sameKey(a[mergeKey], b[mergeKey]);
+  const inPatch = (v: unknown): boolean => items.some((p) => same(p, v));
+  const fromPatch = merged.filter(inPatch);
+  fromPatch.sort((a, b) => indexIn(items, a, same) - indexIn(items, b, same));
+  return mergeSorted(
+    merged.filter((v) => !inPatch(v)),
+    fromPatch,
+    original,
+    same,
+  );
+}
+
+/** mergeSortedSlice: a server-only element goes first only when both are in the original and it was first. */
+function mergeSorted(
+  serverOnly: readonly unknown[],
+  fromPatch: readonly unknown[],
+  order: readonly unknown[],
+  same: (a: unknown, b: unknown) => boolean,
+): unknown[] {
+  const out: unknown[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < serverOnly.length || j < fromPatch.length) {
+    if (j >= fromPatch.length) out.push(serverOnly[i++]);
+    else if (i >= serverOnly.length) out.push(fromPatch[j++]);
+    else {
+      const left = indexIn(order, serverOnly[i], same);
+      const right = indexIn(order, fromPatch[j], same);
+      if (left >= 0 && right >= 0 && left < right) out.push(serverOnly[i++]);
+      else out.push(fromPatch[j++]);
+    }
+  }
+  return out;
+}
+
+function indexIn(
+  list: readonly unknown[],
+  value: unknown,
+  same: (a: unknown, b: unknown) => boolean,
+): number {
+  return list.findIndex((v) => same(v, value));
+}
+
+function sameKey(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** A patch value as the typed decoder keeps it: `$` directive keys dropped at every level. */
+function withoutDirectives(value: unknown): unknown {
+  if (Array.isArray(value)) return (value as unknown[]).map(withoutDirectives);
+  if (!isObject(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([key]) => !key.startsWith('$'))
+      .map(([key, child]) => [key, withoutDirectives(child)]),
+  );
 }
 
 /** RFC 7386: objects merge recursively, null deletes, everything else (lists included) replaces. */
@@ -181,23 +357,6 @@ function removeAt(doc: unknown, pointer: readonly string[]): unknown {
   else if (isObject(parent)) Reflect.deleteProperty(parent, last);
   else return undefined;
   return copy;
-}
-
-function findDirective(value: unknown): string | undefined {
-  if (Array.isArray(value)) {
-    for (const item of value as unknown[]) {
-      const found = findDirective(item);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  if (!isObject(value)) return undefined;
-  for (const [key, child] of Object.entries(value)) {
-    if (key.startsWith('$')) return key;
-    const found = findDirective(child);
-    if (found !== undefined) return found;
-  }
-  return undefined;
 }
 
 /** How Go's encoding/json names a JSON value's kind in an UnmarshalTypeError. */

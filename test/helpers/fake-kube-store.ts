@@ -39,6 +39,9 @@ export interface KubeObjectMeta {
   resourceVersion?: string;
   creationTimestamp?: string;
   deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
+  generation?: number;
+  finalizers?: string[];
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: OwnerReference[];
@@ -83,8 +86,28 @@ export interface ResourceType {
   verbs?: readonly KubeVerb[];
   /** Built-in types take strategic merge patches; custom resources answer 415 to them. */
   strategicMergePatch?: boolean;
+  /**
+   * Lists a strategic merge patch merges instead of replacing (the Go types' patchMergeKey tags), by path
+   * with `[]` for list items: `'spec.containers': 'name'`, `'spec.containers[].env': 'name'`. An empty
+   * key merges a list of scalars as a set. metadata.ownerReferences and metadata.finalizers are common to
+   * every built-in type and need not be listed.
+   */
+  mergeKeys?: Readonly<Record<string, string>>;
   /** What the JSON decoder refuses in a body (a typed field it cannot parse): the 400 message. */
   decodeError?: (object: KubeObject) => string | undefined;
+  /** The versioned type's defaulting (SetDefaults_*), run on every decoded body and patch result. */
+  applyDefaults?: (object: KubeObject) => void;
+  /** The strategy's PrepareForCreate (generation 1, status cleared…). */
+  prepareForCreate?: (object: KubeObject) => void;
+  /** The strategy's PrepareForUpdate (status kept from the stored object, generation bumped…). */
+  prepareForUpdate?: (object: KubeObject, previous: KubeObject) => void;
+  /**
+   * The strategy's CheckGracefulDelete: the grace period to delete with, given the one the client asked
+   * for (undefined: none). Types without it are deleted at once (no graceful deletion).
+   */
+  gracefulDeletePeriod?: (object: KubeObject, requested: number | undefined) => number;
+  /** The registry's ReturnDeletedObject: DELETE answers with the object rather than a Success Status. */
+  returnDeletedObject?: boolean;
   /** The registry strategy's create validation; any error answers 422 Invalid. */
   validateCreate?: (object: KubeObject) => FieldError[];
   /** The registry strategy's update validation (PUT and PATCH results); any error answers 422 Invalid. */

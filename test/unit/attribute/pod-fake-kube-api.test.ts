@@ -363,13 +363,14 @@ describe('the fake Kubernetes API server, driven by @kubernetes/client-node', ()
     expect(lines.map((l) => (JSON.parse(l) as { type: string }).type)).toStrictEqual(['ADDED']);
     expect(api.count('watch')).toBe(1);
 
-    const refused = await fetch(`${api.url}/api/v1/namespaces/default/pods/streamed`, {
+    // Pods take DELETE on one pod; DELETE on the collection (deletecollection) is not served.
+    const refused = await fetch(`${api.url}/api/v1/namespaces/default/pods`, {
       method: 'DELETE',
       headers,
     });
     expect(refused.status).toBe(405);
     expect(await refused.json()).toMatchObject({ kind: 'Status', reason: 'MethodNotAllowed', code: 405 });
-    expect(api.count('delete')).toBe(1);
+    expect(api.count('deletecollection')).toBe(1);
   });
 
   it('counts requests per verb and fails the next one of a verb on request', async () => {
