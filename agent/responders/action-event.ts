@@ -78,7 +78,7 @@ export interface ActionTarget {
 
 export interface ActionEvent {
   schema: typeof ACTION_SCHEMA;
-  /** `<node>:<trigger event id without the node>/<rule>/<action>`: a re-read of the same denial gives the same id. */
+  /** `<trigger event id>/<rule>/<action>`: a re-read of the same denial gives the same id (NATS drops the copy). */
   id: string;
   /** ISO-8601 UTC of the decision. */
   time: string;

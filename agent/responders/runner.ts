@@ -54,6 +54,8 @@ export interface DecisionCount {
 
 export interface ResponseRunnerCounters {
   firings: number;
+  /** Firings added to a response of the same pod and rule still waiting in the queue. */
+  merged: number;
   published: number;
   folded: number;
   publishFailures: number;
@@ -76,13 +78,21 @@ const SHUTDOWN_WAIT_MS = 5_000;
 export class ResponseRunner implements EventSink {
   readonly name = 'responses';
   readonly bestEffort = true;
-  readonly counters: ResponseRunnerCounters = { firings: 0, published: 0, folded: 0, publishFailures: 0 };
+  readonly counters: ResponseRunnerCounters = {
+    firings: 0,
+    merged: 0,
+    published: 0,
+    folded: 0,
+    publishFailures: 0,
+  };
   private readonly policy: ResponsePolicy;
   private readonly budget: NodeBudget;
   private readonly cooldown: PodCooldown;
   private readonly folding = new DecisionFolding();
   private readonly decisions = new Map<string, DecisionCount>();
   private readonly queue: Firing[] = [];
+  /** The queued firing of each pod and rule. */
+  private readonly waiting = new Map<string, Firing>();
   private readonly protectedNamespaces: Set<string>;
   private readonly clock: () => number;
   private wake: () => void = () => undefined;
@@ -129,11 +139,21 @@ export class ResponseRunner implements EventSink {
     for (const event of events) {
       for (const firing of this.policy.evaluate(event)) {
         this.counters.firings++;
+        // One waiting response per pod and rule: a storm of one pod is one incident, and the queue then
+        // holds at most one entry per offending pod however many denials arrive before it is decided.
+        const key = `${firing.pod.uid}\u0000${firing.rule.name}`;
+        const waiting = this.waiting.get(key);
+        if (waiting !== undefined) {
+          waiting.count += firing.count;
+          this.counters.merged++;
+          continue;
+        }
         if (this.queue.length >= this.o.config.queueSize) {
           this.refuseAll(firing, REFUSAL.queueFull, 'too many responses are waiting to be decided');
           continue;
         }
         this.queue.push(firing);
+        this.waiting.set(key, firing);
       }
     }
     if (this.queue.length > 0) this.wake();
@@ -157,6 +177,7 @@ export class ResponseRunner implements EventSink {
     ]);
     clearTimeout(timer);
     const left = this.queue.splice(0);
+    this.waiting.clear();
     if (left.length > 0) {
       this.o.log.warn({ responses: left.length }, 'Responses still waiting at shutdown were not decided.');
     }
@@ -165,6 +186,7 @@ export class ResponseRunner implements EventSink {
   private async work(): Promise<void> {
     for (;;) {
       const firing = this.queue.shift();
+      if (firing !== undefined) this.waiting.delete(`${firing.pod.uid}\u0000${firing.rule.name}`);
       if (firing === undefined) {
         if (this.closed) return;
         await new Promise<void>((resolve) => {
@@ -320,7 +342,7 @@ export class ResponseRunner implements EventSink {
     }
     const actionEvent: ActionEvent = {
       schema: ACTION_SCHEMA,
-      id: `${this.o.node}:${eventKey(event.id, this.o.node)}/${rule.name}/${action}`,
+      id: `${event.id}/${rule.name}/${action}`,
       time: new Date(now).toISOString(),
       node: this.o.node,
       rule: rule.name,
@@ -376,11 +398,6 @@ function triggerOf(firing: Firing): ActionTrigger {
   if (event.apparmor !== undefined) trigger.operation = event.apparmor.operation;
   if (event.selinux !== undefined) trigger.permissions = event.selinux.permissions;
   return trigger;
-}
-
-/** The event id without its `<node>:` prefix. */
-function eventKey(id: string, node: string): string {
-  return id.startsWith(`${node}:`) ? id.slice(node.length + 1) : id;
 }
 
 function iso(ms: number): string {
