@@ -53,6 +53,7 @@ describe.skipIf(skip)('nft_quarantine with real pods and nftables', () => {
   let agent: AgentProcess | undefined;
   let podA: TestPod;
   let podB: TestPod;
+  let podC: TestPod;
   let addressA: string;
   let hostRulesetBefore: string;
   let restorePrintk: (() => void) | undefined;
@@ -104,9 +105,9 @@ describe.skipIf(skip)('nft_quarantine with real pods and nftables', () => {
       JSON.parse(stdout) as { nft: { address: string; expiresInSeconds: number | null; pod?: object }[] }
     ).nft;
   };
-  const violate = async (): Promise<void> => {
+  const violate = async (pod?: TestPod): Promise<void> => {
     violations++;
-    await containerd?.createContainer(podA, {
+    await containerd?.createContainer(pod ?? podA, {
       name: `violator-${String(violations)}`,
       // The subshell lives 300 ms before it execs mkdir under the same pid, so the agent's process scan
       // knows it (a child forked and gone within a millisecond can be unattributable: see benchmarks.md).
@@ -136,6 +137,12 @@ describe.skipIf(skip)('nft_quarantine with real pods and nftables', () => {
     );
     podA = await containerd.runPod({ name: 'web-a', namespace: NAMESPACE });
     podB = await containerd.runPod({ name: 'client-b', namespace: NAMESPACE });
+    // Opted out: the kubelet copies pod annotations onto the sandbox, where the agent reads them (no API).
+    podC = await containerd.runPod({
+      name: 'opted-out-c',
+      namespace: NAMESPACE,
+      annotations: { 'kernwatch.io/respond': 'false' },
+    });
     addressA = podA.ips[0] ?? '';
     expect(addressA).toMatch(/^198\.51\.100\.\d+$/);
     await containerd.createContainer(podA, { name: 'server', command: TEST_PAGE_SERVER });
@@ -230,6 +237,16 @@ describe.skipIf(skip)('nft_quarantine with real pods and nftables', () => {
     );
     expect(await listed()).toEqual([]);
   }, 60_000);
+
+  test('a pod annotated kernwatch.io/respond: "false" is not quarantined (read from its sandbox)', async () => {
+    await violate(podC);
+    const refusal = await waitFor(
+      () => `the opt-out refusal (agent: ${agent?.stderr().slice(-1500) ?? ''})`,
+      () => actionEventsInFile(out).find((e) => e.pod.name === 'opted-out-c'),
+    );
+    expect(refusal).toMatchObject({ decision: 'refused', reason: 'opted_out', pod: { uid: podC.uid } });
+    expect(await listed()).toEqual([]);
+  });
 
   test('a new violation quarantines A again, and quarantine release ends it at once', async () => {
     const takenBefore = takenActions().length;

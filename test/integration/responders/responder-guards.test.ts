@@ -1,4 +1,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
+import { Histogram } from 'prom-client';
+import { ProcessTable } from '../../../agent/attribute/proc/process-table.js';
+import { agentMetrics } from '../../../agent/telemetry/agent-metrics.js';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import type { KernwatchEvent } from '../../../agent/events.js';
 import type { ActionEvent } from '../../../agent/responders/action-event.js';
@@ -545,4 +548,43 @@ describe('storm', () => {
       new Set(['budget', 'cooldown']),
     );
   }, 30_000);
+});
+
+describe('metrics', () => {
+  test('decisions by action, decision and guard; budget, queue and dry-run state', async () => {
+    const h = await harness({
+      enabled: true,
+      budgetPerMinute: 1,
+      rules: [{ name: 'mark', match: {}, actions: [{ type: 'label' }] }],
+    });
+    await h.violate(createPod());
+    await h.violate(createPod());
+    await h.violate(createPod({ namespace: 'kube-system' }));
+    const registry = agentMetrics({
+      sources: [],
+      chains: [],
+      queues: [],
+      attributor: {
+        counters: { pod: 0, container: 0, host: 0, unresolved: 0, fromCache: 0, criMisses: 0, failures: 0 },
+      },
+      processes: { counters: () => new ProcessTable({ procRoot: '/proc' }).counters(), size: 0 },
+      sinks: [],
+      publishLatency: new Histogram({ name: 'unused_seconds', help: 'unused', registers: [] }),
+      responder: h.responder,
+    });
+    const text = await registry.metrics();
+    const lines = text
+      .split('\n')
+      .filter((l) => l.startsWith('kernwatch_respons') || l.startsWith('kernwatch_quarantined'));
+    expect(lines).toEqual([
+      'kernwatch_response_decisions_total{action="label",decision="taken",reason=""} 1',
+      'kernwatch_response_decisions_total{action="label",decision="refused",reason="budget"} 1',
+      'kernwatch_response_decisions_total{action="label",decision="refused",reason="protected_namespace"} 1',
+      'kernwatch_response_firings_total 3',
+      'kernwatch_responses_enabled 1',
+      'kernwatch_response_queue_depth 0',
+      'kernwatch_response_budget_remaining 0',
+      'kernwatch_quarantined_addresses 0',
+    ]);
+  });
 });
