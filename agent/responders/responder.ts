@@ -4,6 +4,7 @@ import { CriClient } from '../attribute/cri/cri-client.js';
 import type { ContainerDirectory } from '../attribute/cri/container-directory.js';
 import { cgroupIdentity } from '../attribute/proc/cgroup-identity.js';
 import type { ResponseActionConfig, ResponseRuleConfig, ResponsesConfig } from '../config/config-schema.js';
+import { ERROR_CODES, KernwatchError } from '../errors.js';
 import type { EventSink } from '../sinks/event-sink.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ACTION_TYPE, type ActionEvent } from './action-event.js';
@@ -188,7 +189,11 @@ export class Responder {
     return {
       add: (items) => {
         const table = this.table;
-        if (table === undefined || !live) return Promise.reject(new Error('nftables table not available'));
+        if (table === undefined || !live) {
+          return Promise.reject(
+            new KernwatchError(ERROR_CODES.response, 'kernwatch’s nftables table is not available'),
+          );
+        }
         return table.add(items);
       },
       list: async () => {
