@@ -2,8 +2,9 @@
  * Identical refusals (and failures) within a window are published once. A pod in a violation storm sets its rule off
  * on every denial; while its cooldown runs each of those is refused the same way, and publishing ten
  * thousand identical refusals would flood the feed that must carry the first one. The first is
- * published; the rest are counted (metrics count every one) and the next published decision of that key
- * says how many it stands for (`repeats`).
+ * published; the rest are counted (metrics count every one) and the next published decision of that key,
+ * if one comes, says how many it stands for (`repeats`). A key pushed out by `maxKeys` loses its folded
+ * count from `repeats`, never from the metrics.
  */
 export class DecisionFolding {
   /** Key → when it was last published and how many were folded since. Insertion order = oldest first. */

@@ -25,7 +25,7 @@ export class NodeBudget {
     return true;
   }
 
-  /** When the next slot frees, or undefined when one is free now. */
+  /** When the next slot frees; undefined when one is free now, or when none ever frees (a budget of 0). */
   nextSlotAt(nowMs: number): number | undefined {
     if (this.room(nowMs) > 0) return undefined;
     const oldest = this.takenAt[0];

@@ -10,7 +10,7 @@ import { eventToJson } from '../event-json.js';
 import type { EventSink } from '../event-sink.js';
 import { DiskSpool, type DiskSpoolOptions } from './disk-spool.js';
 import { natsConnectionOptions, type NatsConnectSettings, type ReconnectDelay } from './nats-connection.js';
-import { actionSubject, denialSubject } from './nats-subjects.js';
+import { ACTION_SUBJECT_PREFIX, actionSubject, denialSubject } from './nats-subjects.js';
 import { JetStreamPublisher, publishPipelined } from './pipelined-publish.js';
 import type { SpoolMessage } from './spool-record.js';
 import { ensureStream, type StreamWish } from './stream-setup.js';
@@ -214,6 +214,8 @@ export class NatsSink implements EventSink {
         ? {}
         : {
             onAck: (m: SpoolMessage) => {
+              // Action events carry their decision time, not an audit time: not part of the histogram.
+              if (m.subject.startsWith(ACTION_SUBJECT_PREFIX)) return;
               onAckLatency(Math.max(0, Date.now() - m.auditMs) / 1000);
             },
           }),

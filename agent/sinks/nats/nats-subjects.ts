@@ -29,8 +29,11 @@ export function denialSubject(node: string, kind: DenialKind, namespace: string 
   }`;
 }
 
+/** Every action subject starts with it. */
+export const ACTION_SUBJECT_PREFIX = `${SUBJECT_ROOT}.action.`;
+
 export function actionSubject(node: string): string {
-  return `${SUBJECT_ROOT}.action.${subjectToken(node)}`;
+  return `${ACTION_SUBJECT_PREFIX}${subjectToken(node)}`;
 }
 
 export function postureSubject(node: string): string {

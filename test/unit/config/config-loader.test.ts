@@ -60,7 +60,14 @@ describe('the configuration file', () => {
     expect(config.responses.rules[0]?.threshold).toEqual({ count: 1, within: 60_000 });
     expect(config.responses.rules[0]?.actions).toEqual([
       { type: 'nft_quarantine', ttl: 3_600_000 },
-      { type: 'delete_pod', gracePeriodSeconds: 0 },
+      {
+        type: 'delete_pod',
+        gracePeriodSeconds: 0,
+        allowDaemonSet: false,
+        allowStandalone: false,
+        allowUnknownOwner: false,
+        minHealthyReplicas: 1,
+      },
     ]);
     expect(config.metrics.addr).toBe('0.0.0.0:9464');
   });

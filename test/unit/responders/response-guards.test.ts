@@ -121,14 +121,17 @@ describe('PodCooldown', () => {
   });
 
   test('bounded: a restarted pod counts as the newest entry', () => {
-    const cooldown = new PodCooldown(30_000, 2);
+    const d = podUid(4);
+    const cooldown = new PodCooldown(30_000, 3);
     cooldown.start(a, 0);
     cooldown.start(b, 1);
     cooldown.start(a, 2); // a is now newer than b
     cooldown.start(c, 3);
-    expect(cooldown.activeUntil(a, 4)).toBe(30_002);
-    expect(cooldown.activeUntil(b, 4)).toBeUndefined();
-    expect(cooldown.activeUntil(c, 4)).toBe(30_003);
+    cooldown.start(d, 4); // the fourth: b, the oldest, goes
+    expect(cooldown.activeUntil(a, 5)).toBe(30_002);
+    expect(cooldown.activeUntil(b, 5)).toBeUndefined();
+    expect(cooldown.activeUntil(c, 5)).toBe(30_003);
+    expect(cooldown.activeUntil(d, 5)).toBe(30_004);
   });
 });
 
