@@ -173,7 +173,9 @@ export class Attributor implements DenialAttributor {
     if (pods !== undefined) {
       if (uid !== undefined) stored = pods.byUid(uid);
       if (stored === undefined && meta?.podNamespace !== undefined && meta.podName !== undefined) {
-        stored = pods.byName(meta.podNamespace, meta.podName);
+        const byName = pods.byName(meta.podNamespace, meta.podName);
+        // With a uid known, only that pod: the name may belong to its replacement by now (StatefulSets).
+        if (uid === undefined || byName?.uid === uid) stored = byName;
       }
     }
     if (stored !== undefined) {

@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
         return code;
       }
       case 'quarantine': {
-        const code = await runQuarantine(parseQuarantineArgs(rest), process.stdout);
+        const code = await runQuarantine(parseQuarantineArgs(rest), process.stdout, process.stderr);
         setTimeout(() => process.exit(code), RUN_EXIT_GRACE_MS).unref();
         return code;
       }

@@ -69,7 +69,11 @@ interface Quarantines {
 }
 
 /** Lists or releases; the exit code (1: release found nothing to release). */
-export async function runQuarantine(args: QuarantineArgs, out: NodeJS.WritableStream): Promise<number> {
+export async function runQuarantine(
+  args: QuarantineArgs,
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): Promise<number> {
   const config = await loadConfig(args.configPath, {
     ...(args.kubeconfig === undefined ? {} : { kubeconfig: args.kubeconfig }),
   });
@@ -81,23 +85,35 @@ export async function runQuarantine(args: QuarantineArgs, out: NodeJS.WritableSt
     : undefined;
   const netpols =
     kubeConfig === undefined ? undefined : new NetpolQuarantines(new KubeResponderApi(kubeConfig));
-  const current: Quarantines = {
-    nft: await table.list(),
-    networkPolicies: await netpols?.list(),
-  };
+  // Each side on its own: an API server that is down must not keep anyone from releasing an nft quarantine.
+  let apiProblem: string | undefined;
+  let networkPolicies: NetpolQuarantine[] | undefined;
+  try {
+    networkPolicies = await netpols?.list();
+  } catch (e) {
+    apiProblem = e instanceof Error ? e.message : String(e);
+  }
+  const current: Quarantines = { nft: await table.list(), networkPolicies };
+  if (apiProblem !== undefined)
+    err.write(`kernwatch: NetworkPolicy quarantines unavailable: ${apiProblem}\n`);
   if (args.command === 'list') {
     out.write(args.json ? `${JSON.stringify(listJson(current))}\n` : listTable(current));
     return 0;
   }
   const target = args.target ?? '';
-  const addresses = current.nft.filter((e) => nftMatches(e, target)).map((e) => e.address);
-  const policies = (current.networkPolicies ?? []).filter((q) => netpolMatches(q, target));
-  const released = addresses.length === 0 ? 0 : await table.release(addresses);
-  for (const q of policies) await netpols?.release(q);
-  for (const a of addresses) out.write(`released address ${a}\n`);
-  for (const q of policies)
+  let released = 0;
+  for (const entry of current.nft.filter((e) => nftMatches(e, target))) {
+    // One at a time, so that what is printed is what was removed (the kernel may expire one meanwhile).
+    if ((await table.release([entry.address])) === 0) continue;
+    released++;
+    out.write(`released address ${entry.address}\n`);
+  }
+  for (const q of (current.networkPolicies ?? []).filter((p) => netpolMatches(p, target))) {
+    await netpols?.release(q);
+    released++;
     out.write(`released NetworkPolicy ${q.namespace}/${q.policy} of pod ${q.pod.name}\n`);
-  if (released === 0 && policies.length === 0) {
+  }
+  if (released === 0) {
     out.write(`no quarantine of ${target}\n`);
     return 1;
   }

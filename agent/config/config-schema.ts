@@ -132,7 +132,11 @@ const responseActionSchema = z.discriminatedUnion('type', [
     /** Ready replicas the owner (ReplicaSet, StatefulSet, ReplicationController) must keep after the deletion. */
     minHealthyReplicas: z.number().int().min(0).default(1),
   }),
-  z.strictObject({ type: z.literal('nft_quarantine'), ttl: positiveDuration.default(3_600_000) }),
+  z.strictObject({
+    type: z.literal('nft_quarantine'),
+    // nft timeouts are whole seconds: anything shorter would be refused when the action runs.
+    ttl: duration.refine((ms) => ms >= 1000, { error: 'at least 1s' }).default(3_600_000),
+  }),
   /** Absent ttl: the NetworkPolicy stays until `kernwatch quarantine release`. */
   z.strictObject({ type: z.literal('netpol_quarantine'), ttl: positiveDuration.optional() }),
   z.strictObject({
@@ -260,6 +264,13 @@ export const configSchema = z.strictObject({
       cooldown: duration.default(600_000),
       /** Responses waiting for the runner; beyond it they are refused (counted). */
       queueSize: z.number().int().min(1).max(65_536).default(1024),
+      /**
+       * A denial older than this (audit time) when its response is decided sets nothing off: after a
+       * restart or a backlog, acting on old news hits pods that may be gone or innocent. 0: no limit.
+       */
+      maxTriggerAge: duration.default(120_000),
+      /** How often quarantines of pods that are gone, and NetworkPolicy quarantines past their ttl, are released. */
+      reconcileInterval: positiveDuration.default(10_000),
       rules: z
         .array(responseRuleSchema)
         .default([])
@@ -273,6 +284,8 @@ export const configSchema = z.strictObject({
       budgetPerMinute: 5,
       cooldown: 600_000,
       queueSize: 1024,
+      maxTriggerAge: 120_000,
+      reconcileInterval: 10_000,
       rules: [],
     }),
   metrics: z.strictObject({ addr: hostPort.optional() }).default({}),

@@ -38,6 +38,12 @@ export const REFUSAL = {
   queueFull: 'queue_full',
   alreadyDone: 'already_done',
   podGone: 'pod_gone',
+  /** Neither the API server nor the runtime could say what the pod is now. */
+  podUnreadable: 'pod_unreadable',
+  /** The denial was older than maxTriggerAge when its response came to be decided. */
+  stale: 'stale',
+  /** The agent stopped before the response was decided. */
+  shutdown: 'shutdown',
   daemonSet: 'daemonset',
   standalone: 'standalone',
   unknownOwner: 'unknown_owner',
@@ -78,7 +84,10 @@ export interface ActionTarget {
 
 export interface ActionEvent {
   schema: typeof ACTION_SCHEMA;
-  /** `<trigger event id>/<rule>/<action>`: a re-read of the same denial gives the same id (NATS drops the copy). */
+  /**
+   * `<trigger event id>/<rule>/<action>/<decision>[:<reason>]`: a re-read of the same denial decided the
+   * same way gives the same id (NATS drops the copy); decided differently after a restart, it is kept.
+   */
   id: string;
   /** ISO-8601 UTC of the decision. */
   time: string;

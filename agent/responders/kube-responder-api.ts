@@ -176,6 +176,13 @@ export class KubeResponderApi {
     return deleted !== undefined;
   }
 
+  async listNamespaceNetworkPolicies(namespace: string): Promise<V1NetworkPolicy[]> {
+    const list = await this.call(`list NetworkPolicies in ${namespace}`, false, (options) =>
+      this.networking.listNamespacedNetworkPolicy({ namespace }, options),
+    );
+    return list?.items ?? [];
+  }
+
   async listNetworkPolicies(labelSelector: string): Promise<V1NetworkPolicy[]> {
     const list = await this.call('list NetworkPolicies', false, (options) =>
       this.networking.listNetworkPolicyForAllNamespaces({ labelSelector }, options),

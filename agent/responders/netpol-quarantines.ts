@@ -1,6 +1,6 @@
 import type { V1NetworkPolicy } from '@kubernetes/client-node';
 import { MANAGED_BY, MANAGED_BY_LABEL, QUARANTINE_LABEL } from './actions/response-action.js';
-import { NETPOL_ANNOTATION } from './actions/netpol-quarantine.js';
+import { NETPOL_ANNOTATION, NODE_LABEL, nodeLabelValue } from './actions/netpol-quarantine.js';
 import type { KubeResponderApi } from './kube-responder-api.js';
 
 /** A pod isolated by a kernwatch NetworkPolicy, as read back from the API server. */
@@ -23,8 +23,12 @@ export interface NetpolQuarantine {
 export class NetpolQuarantines {
   constructor(private readonly api: KubeResponderApi) {}
 
-  async list(): Promise<NetpolQuarantine[]> {
-    const policies = await this.api.listNetworkPolicies(`${MANAGED_BY_LABEL}=${MANAGED_BY}`);
+  /** Every kernwatch quarantine policy, or only those one node made (filtered by the API server). */
+  async list(node?: string): Promise<NetpolQuarantine[]> {
+    const selector =
+      `${MANAGED_BY_LABEL}=${MANAGED_BY}` +
+      (node === undefined ? '' : `,${NODE_LABEL}=${nodeLabelValue(node)}`);
+    const policies = await this.api.listNetworkPolicies(selector);
     const out: NetpolQuarantine[] = [];
     for (const p of policies) {
       const q = quarantineOf(p);
@@ -38,9 +42,9 @@ export class NetpolQuarantines {
     await this.api.patchPodLabels(q.namespace, q.pod.name, q.pod.uid, { [QUARANTINE_LABEL]: null });
   }
 
-  /** Releases this node's quarantines whose time is up; how many. */
+  /** Releases this node's quarantines whose time is up; those released. */
   async expire(node: string, nowMs: number): Promise<NetpolQuarantine[]> {
-    const due = (await this.list()).filter(
+    const due = (await this.list(node)).filter(
       (q) => q.node === node && q.expiresAtMs !== undefined && q.expiresAtMs <= nowMs,
     );
     for (const q of due) await this.release(q);

@@ -20,18 +20,23 @@ export interface TargetPod {
   /** Its Ready condition is True (it counts among its owner's ready replicas). */
   ready: boolean;
   /** Where it was read: the API server knows owners and readiness, the runtime only identity and addresses. */
-  from: 'api' | 'cri';
+  from: TargetSource;
 }
+
+export const TARGET_SOURCE = { api: 'api', cri: 'cri' } as const;
+export type TargetSource = (typeof TARGET_SOURCE)[keyof typeof TARGET_SOURCE];
 
 export const TARGET_LOOKUP = {
   found: 'found',
   /** No pod with the event's uid exists any more (deleted, or its name now belongs to a new pod). */
   gone: 'gone',
+  /** Neither the API server nor the runtime can tell what the pod is now. */
+  unreadable: 'unreadable',
 } as const;
 
 export type TargetLookup =
   | { result: typeof TARGET_LOOKUP.found; pod: TargetPod }
-  | { result: typeof TARGET_LOOKUP.gone; detail: string };
+  | { result: typeof TARGET_LOOKUP.gone | typeof TARGET_LOOKUP.unreadable; detail: string };
 
 export interface PodTargetsOptions {
   api?: KubeResponderApi;
@@ -53,9 +58,19 @@ export class PodTargets {
     return this.o.api !== undefined;
   }
 
+  /**
+   * The pod as it is now. An API server that does not answer falls back to the runtime: the node-local
+   * action (nft) can still act on what the runtime knows, while API actions then fail on their own calls.
+   */
   async lookup(pod: PodRef, event: KernwatchEvent): Promise<TargetLookup> {
     if (this.o.api !== undefined) {
-      const found = await this.o.api.getPod(pod.namespace, pod.name);
+      let found: V1Pod | undefined;
+      try {
+        found = await this.o.api.getPod(pod.namespace, pod.name);
+      } catch (err) {
+        if (this.o.cri === undefined) throw err;
+        return this.fromRuntime(pod, event);
+      }
       if (found === undefined) return gone(`pod ${pod.namespace}/${pod.name} no longer exists`);
       if (found.metadata?.uid !== pod.uid) {
         return gone(
@@ -64,10 +79,17 @@ export class PodTargets {
       }
       return { result: TARGET_LOOKUP.found, pod: fromApi(found, pod) };
     }
+    return this.fromRuntime(pod, event);
+  }
+
+  private async fromRuntime(pod: PodRef, event: KernwatchEvent): Promise<TargetLookup> {
     const containerId = event.container?.id;
     const sandboxId = containerId === undefined ? undefined : await this.o.sandboxOf?.(containerId);
     if (this.o.cri === undefined || sandboxId === undefined) {
-      return gone(`the runtime does not know the sandbox of pod ${pod.namespace}/${pod.name}`);
+      return {
+        result: TARGET_LOOKUP.unreadable,
+        detail: `neither the API server nor the runtime can tell what pod ${pod.namespace}/${pod.name} is now`,
+      };
     }
     const sandbox = await this.o.cri.podSandboxStatus(sandboxId);
     if (sandbox.uid !== pod.uid) return gone(`sandbox ${sandboxId} belongs to another pod`);
@@ -80,11 +102,10 @@ export class PodTargets {
         labels: sandbox.labels,
         annotations: sandbox.annotations,
         ips: sandbox.ips,
-        // containerd reports no address for a sandbox in the node's network namespace.
-        hostNetwork: sandbox.ips.length === 0,
+        hostNetwork: sandbox.hostNetwork,
         deleting: !sandbox.ready,
         ready: sandbox.ready,
-        from: 'cri',
+        from: TARGET_SOURCE.cri,
       },
     };
   }
@@ -111,7 +132,7 @@ function fromApi(pod: V1Pod, ref: PodRef): TargetPod {
     hostNetwork: pod.spec?.hostNetwork === true,
     deleting: pod.metadata?.deletionTimestamp !== undefined,
     ready: pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
-    from: 'api',
+    from: TARGET_SOURCE.api,
   };
   if (controller !== undefined) target.owner = { kind: controller.kind, name: controller.name };
   return target;

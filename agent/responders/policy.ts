@@ -19,10 +19,12 @@ export interface Firing {
   pod: PodRef;
   /** Denials counted in the window when the threshold was reached. */
   count: number;
+  /** Audit time (ms) of the newest denial counted: how old the news is when the response is decided. */
+  atMs: number;
 }
 
 export interface ResponsePolicyOptions {
-  /** Pods (per rule) whose windows are kept; beyond it the least recently seen is forgotten. */
+  /** Windows (one per rule and pod, all rules together) kept; beyond it the least recently seen is forgotten. */
   maxTrackedPods?: number;
 }
 
@@ -72,7 +74,7 @@ export class ResponsePolicy {
       atMs ??= this.timeOf(event);
       const count = this.count(compiled, pod.uid, atMs, event.count);
       if (count === undefined) continue;
-      (firings ??= []).push({ rule: compiled.rule, event, pod, count });
+      (firings ??= []).push({ rule: compiled.rule, event, pod, count, atMs });
     }
     return firings ?? [];
   }

@@ -11,13 +11,14 @@ import { ACTION_TYPE, type ActionEvent } from './action-event.js';
 import { DeletePodAction } from './actions/delete-pod.js';
 import { LabelPodAction } from './actions/label-pod.js';
 import { NetpolQuarantineAction } from './actions/netpol-quarantine.js';
-import { NftQuarantineAction, type QuarantineTable } from './actions/nft-quarantine.js';
+import { NftQuarantineAction } from './actions/nft-quarantine.js';
 import type { PreparedAction } from './actions/response-action.js';
 import { ResponseEventAction } from './actions/response-event.js';
 import { KubeResponderApi } from './kube-responder-api.js';
 import { NetpolQuarantines } from './netpol-quarantines.js';
 import { NftCommand } from './nft/nft-command.js';
 import { NftQuarantine } from './nft/quarantine-table.js';
+import { NftQuarantines } from './nft-quarantines.js';
 import { PodTargets } from './pod-target.js';
 import { ResponseRunner, type OwnIdentity } from './runner.js';
 
@@ -33,27 +34,23 @@ export interface ResponderOptions {
   sinks: () => readonly EventSink[];
   /** Where to act with nft (tests: ['nsenter', '--net=…']); empty in production. */
   nftPrefix?: readonly string[];
-  /** How often NetworkPolicy quarantines are checked for expiry and the nft gauge is refreshed. */
-  maintenanceIntervalMs?: number;
+  /** For tests: instead of the process environment and /proc/self/cgroup. */
+  own?: OwnIdentity;
 }
 
-const DEFAULT_MAINTENANCE_MS = 30_000;
-
 /**
- * Automated responses, assembled: the runner with its actions, kernwatch's nftables table (created or
- * reconciled at start, only when responses are on and a rule uses it), and the loop that ends
- * NetworkPolicy quarantines whose ttl ran out. Absent when no rule is configured.
+ * Automated responses, assembled: the runner with its actions, kernwatch's nftables table, and the
+ * reconcile loop that releases quarantines of pods that are gone and NetworkPolicy quarantines past their
+ * ttl. Absent when no rule is configured.
  */
 export class Responder {
   readonly runner: ResponseRunner;
-  /** Addresses in kernwatch's nftables sets at the last look (a gauge). */
-  quarantinedAddresses = 0;
   private readonly api: KubeResponderApi | undefined;
   private readonly netpols: NetpolQuarantines | undefined;
   private readonly cri: CriClient | undefined;
-  private table: NftQuarantine | undefined;
+  private readonly nft: NftQuarantines | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private maintaining: Promise<void> = Promise.resolve();
+  private reconciling: Promise<void> | undefined;
 
   private constructor(
     private readonly o: ResponderOptions,
@@ -67,9 +64,15 @@ export class Responder {
         ? undefined
         : new CriClient({ socketPath: o.criSocket, callTimeoutMs: o.criTimeoutMs ?? 2000 });
     if (usesNft(config.rules)) {
-      this.table = new NftQuarantine({
-        nft: new NftCommand({ prefix: o.nftPrefix ?? [] }),
+      this.nft = new NftQuarantines({
+        table: new NftQuarantine({
+          nft: new NftCommand({ prefix: o.nftPrefix ?? [] }),
+          log: log.child({ component: 'nftables' }),
+        }),
+        live: config.enabled,
         log: log.child({ component: 'nftables' }),
+        ...(this.cri === undefined ? {} : { cri: this.cri }),
+        ...(this.api === undefined ? {} : { api: this.api }),
       });
     }
     const containers = o.containers;
@@ -81,11 +84,17 @@ export class Responder {
         : { sandboxOf: async (id: string) => (await containers.resolve(id))?.podSandboxId }),
     });
     const prepared = new Map<ResponseRuleConfig, PreparedAction[]>();
-    for (const rule of config.rules)
+    for (const rule of config.rules) {
       prepared.set(
         rule,
         rule.actions.map((a) => this.prepare(a)),
       );
+    }
+    if (config.enabled && own.podUid === undefined && own.containerId === undefined) {
+      log.warn(
+        'kernwatch does not know its own pod (set POD_UID from the downward API): the own-pod guard cannot recognise it.',
+      );
+    }
     this.runner = new ResponseRunner({
       config,
       node,
@@ -99,59 +108,29 @@ export class Responder {
 
   static async start(o: ResponderOptions): Promise<Responder | undefined> {
     if (o.config.rules.length === 0) return undefined;
-    const responder = new Responder(o, await ownIdentity());
+    const responder = new Responder(o, o.own ?? (await ownIdentity()));
     await responder.open();
     return responder;
   }
 
+  /** Addresses in kernwatch's nftables sets at the last look (a gauge). */
+  get quarantinedAddresses(): number {
+    return this.nft?.addresses ?? 0;
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.maintaining;
+    await this.reconciling;
     await this.runner.close();
     this.cri?.close();
   }
 
-  private async open(): Promise<void> {
-    const { log, config } = this.o;
-    if (this.table !== undefined && config.enabled) {
-      try {
-        const state = await this.table.ensure();
-        this.quarantinedAddresses = state.entries.length;
-        log.info(
-          { created: state.created, rebuilt: state.rebuilt, quarantined: state.entries.length },
-          state.created
-            ? 'Created the nftables table inet kernwatch for quarantines.'
-            : 'The nftables table inet kernwatch is in place; its quarantines carry on.',
-        );
-      } catch (err) {
-        log.error({ err }, 'Cannot set up the nftables table inet kernwatch; nft_quarantine is refused.');
-        this.table = undefined;
-      }
-    }
-    this.runner.start();
-    log.info(
-      { rules: config.rules.length, dryRun: !config.enabled, budgetPerMinute: config.budgetPerMinute },
-      config.enabled
-        ? 'Automated responses are on.'
-        : 'Automated responses are in dry-run: decisions are published, nothing is changed.',
-    );
-    const every = this.o.maintenanceIntervalMs ?? DEFAULT_MAINTENANCE_MS;
-    this.timer = setInterval(() => {
-      this.maintaining = this.maintain();
-    }, every);
-    this.timer.unref();
-  }
-
-  private async maintain(): Promise<void> {
-    const { log, node, config } = this.o;
-    if (this.table !== undefined && config.enabled) {
-      try {
-        this.quarantinedAddresses = (await this.table.list()).length;
-      } catch (err) {
-        log.warn({ err }, 'Cannot read the nftables quarantine sets.');
-      }
-    }
-    if (this.netpols !== undefined && config.enabled) {
+  /** One reconcile pass now (the loop runs one every reconcileInterval). */
+  async reconcile(): Promise<void> {
+    const { log, node } = this.o;
+    await this.nft?.reconcile();
+    // Releasing is not a response: expired quarantines go in dry-run too, and whatever the rules now say.
+    if (this.netpols !== undefined) {
       try {
         for (const q of await this.netpols.expire(node, Date.now())) {
           log.info(
@@ -165,13 +144,36 @@ export class Responder {
     }
   }
 
+  private async open(): Promise<void> {
+    const { log, config } = this.o;
+    await this.nft?.open();
+    this.runner.start();
+    log.info(
+      { rules: config.rules.length, dryRun: !config.enabled, budgetPerMinute: config.budgetPerMinute },
+      config.enabled
+        ? 'Automated responses are on.'
+        : 'Automated responses are in dry-run: decisions are published, nothing is changed.',
+    );
+    this.timer = setInterval(() => {
+      // One pass at a time: a slow API server must not pile passes up.
+      if (this.reconciling !== undefined) return;
+      this.reconciling = this.reconcile().finally(() => {
+        this.reconciling = undefined;
+      });
+    }, config.reconcileInterval);
+    this.timer.unref();
+  }
+
   private prepare(action: ResponseActionConfig): PreparedAction {
-    const { node, config } = this.o;
+    const { node } = this.o;
     switch (action.type) {
       case ACTION_TYPE.deletePod:
         return new DeletePodAction(action, this.api);
-      case ACTION_TYPE.nftQuarantine:
-        return new NftQuarantineAction(action, this.quarantineTable(config.enabled));
+      case ACTION_TYPE.nftQuarantine: {
+        const nft = this.nft;
+        if (nft === undefined) throw new Error('nft quarantines are set up for every rule that uses them');
+        return new NftQuarantineAction(action, nft.forAction);
+      }
       case ACTION_TYPE.netpolQuarantine:
         return new NetpolQuarantineAction(action, this.api, node);
       case ACTION_TYPE.label:
@@ -181,35 +183,18 @@ export class Responder {
     }
   }
 
-  /**
-   * The table as the action sees it. Read lazily: a failed set-up at start takes it away. In dry-run the
-   * table is never created or changed; what is already in it still counts as done.
-   */
-  private quarantineTable(live: boolean): QuarantineTable {
-    return {
-      add: (items) => {
-        const table = this.table;
-        if (table === undefined || !live) {
-          return Promise.reject(
-            new KernwatchError(ERROR_CODES.response, 'kernwatch’s nftables table is not available'),
-          );
-        }
-        return table.add(items);
-      },
-      list: async () => {
-        const table = this.table;
-        if (table === undefined) return [];
-        return live ? table.list() : table.list().catch(() => []);
-      },
-    };
-  }
-
   private async publish(events: ActionEvent[]): Promise<void> {
+    const sinks = this.o.sinks().filter((s) => s.deliverActions !== undefined);
     const results = await Promise.allSettled(
-      this.o.sinks().map((sink) => sink.deliverActions?.(events) ?? Promise.resolve()),
+      sinks.map((sink) => sink.deliverActions?.(events) ?? Promise.resolve()),
     );
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
+    const failed = sinks.filter((_, i) => results[i]?.status === 'rejected').map((s) => s.name);
+    if (failed.length > 0) {
+      const first = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      throw new KernwatchError(ERROR_CODES.sink, `Action events not delivered to ${failed.join(', ')}`, {
+        cause: first?.reason,
+      });
+    }
   }
 }
 
@@ -217,17 +202,18 @@ function usesNft(rules: readonly ResponseRuleConfig[]): boolean {
   return rules.some((r) => r.actions.some((a) => a.type === ACTION_TYPE.nftQuarantine));
 }
 
-/** The agent's own pod uid (downward API) and container id (its own cgroup). */
+/** The agent's own pod uid (downward API) and container id (its own cgroup, where that shows it). */
 async function ownIdentity(env: NodeJS.ProcessEnv = process.env): Promise<OwnIdentity> {
   const own: OwnIdentity = {};
   const uid = env.POD_UID;
   if (uid !== undefined && uid !== '') own.podUid = uid;
   try {
+    // With cgroup v2 and a private cgroup namespace this reads `0::/`: the downward API is needed then.
     const identity = cgroupIdentity(await readFile('/proc/self/cgroup', 'utf8'));
     if (identity.containerId !== undefined) own.containerId = identity.containerId;
     if (own.podUid === undefined && identity.podUid !== undefined) own.podUid = identity.podUid;
   } catch {
-    // Not Linux, or /proc not mounted: the downward API is the only source then.
+    // /proc not mounted: the downward API is the only source then.
   }
   return own;
 }

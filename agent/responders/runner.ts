@@ -13,7 +13,12 @@ import {
   type Decision,
   type Refusal,
 } from './action-event.js';
-import { isRefusal, type ActionContext, type PreparedAction } from './actions/response-action.js';
+import {
+  isRefusal,
+  type ActionContext,
+  type ActionRefusal,
+  type PreparedAction,
+} from './actions/response-action.js';
 import { DecisionFolding } from './decision-folding.js';
 import { NodeBudget } from './node-budget.js';
 import { PodCooldown } from './pod-cooldown.js';
@@ -145,6 +150,7 @@ export class ResponseRunner implements EventSink {
         const waiting = this.waiting.get(key);
         if (waiting !== undefined) {
           waiting.count += firing.count;
+          waiting.atMs = Math.max(waiting.atMs, firing.atMs);
           this.counters.merged++;
           continue;
         }
@@ -178,6 +184,9 @@ export class ResponseRunner implements EventSink {
     clearTimeout(timer);
     const left = this.queue.splice(0);
     this.waiting.clear();
+    for (const firing of left) {
+      this.refuseAll(firing, REFUSAL.shutdown, 'the agent stopped before the response was decided');
+    }
     if (left.length > 0) {
       this.o.log.warn({ responses: left.length }, 'Responses still waiting at shutdown were not decided.');
     }
@@ -207,6 +216,15 @@ export class ResponseRunner implements EventSink {
 
   private async decide(firing: Firing): Promise<void> {
     const { pod, event } = firing;
+    const maxAge = this.o.config.maxTriggerAge;
+    if (maxAge > 0 && this.clock() - firing.atMs > maxAge) {
+      this.refuseAll(
+        firing,
+        REFUSAL.stale,
+        `the newest denial counted is from ${iso(firing.atMs)}, older than maxTriggerAge ${String(Math.round(maxAge / 1000))} s`,
+      );
+      return;
+    }
     if (this.protectedNamespaces.has(pod.namespace)) {
       this.refuseAll(firing, REFUSAL.protectedNamespace, `namespace ${pod.namespace} is protected`);
       return;
@@ -237,8 +255,9 @@ export class ResponseRunner implements EventSink {
     let target: TargetPod;
     try {
       const found = await this.o.targets.lookup(pod, event);
-      if (found.result === TARGET_LOOKUP.gone) {
-        this.refuseAll(firing, REFUSAL.podGone, found.detail);
+      if (found.result !== TARGET_LOOKUP.found) {
+        const reason = found.result === TARGET_LOOKUP.gone ? REFUSAL.podGone : REFUSAL.podUnreadable;
+        this.refuseAll(firing, reason, found.detail);
         return;
       }
       target = found.pod;
@@ -254,7 +273,7 @@ export class ResponseRunner implements EventSink {
     const ctx: ActionContext = { firing, target, nowMs: this.clock() };
     const runnable: PreparedAction[] = [];
     for (const action of actions) {
-      let refused;
+      let refused: ActionRefusal | undefined;
       try {
         refused = await action.check(ctx);
       } catch (err) {
@@ -273,14 +292,15 @@ export class ResponseRunner implements EventSink {
       }
       return;
     }
-    this.cooldown.start(pod.uid, now);
     const runCtx: ActionContext = { firing, target, nowMs: now };
+    let acted = false;
     for (const action of runnable) {
       if (this.dryRun) {
         const plan = action.plan(runCtx);
         this.decided(firing, action.type, DECISION.dryRun, `dry-run: would ${plan.detail}`, {
           target: plan.target,
         });
+        acted = true;
         continue;
       }
       try {
@@ -289,11 +309,15 @@ export class ResponseRunner implements EventSink {
           this.decided(firing, action.type, DECISION.refused, result.detail, { reason: result.refusal });
         } else {
           this.decided(firing, action.type, DECISION.taken, result.detail, { target: result.target });
+          acted = true;
         }
       } catch (err) {
         this.failed(firing, action.type, message(err));
       }
     }
+    // Only a response that did something starts the cooldown: after a failure the next denial may try
+    // again (the budget it spent stays spent, so a failing API cannot be hammered).
+    if (acted) this.cooldown.start(pod.uid, this.clock());
   }
 
   private budgetDetail(): string {
@@ -342,7 +366,7 @@ export class ResponseRunner implements EventSink {
     }
     const actionEvent: ActionEvent = {
       schema: ACTION_SCHEMA,
-      id: `${event.id}/${rule.name}/${action}`,
+      id: `${event.id}/${rule.name}/${action}/${decision}${reason === '' ? '' : `:${reason}`}`,
       time: new Date(now).toISOString(),
       node: this.o.node,
       rule: rule.name,

@@ -3,11 +3,13 @@ import {
   CRI_CONTAINER_STATE,
   parseContainerStatusResponse,
   parseListContainersResponse,
+  parseListPodSandboxResponse,
   parsePodSandboxStatusResponse,
   parseVersionResponse,
   type CriContainer,
   type CriContainerState,
   type CriContainerStatus,
+  type CriPodSandbox,
   type CriPodSandboxStatus,
   type CriVersion,
 } from './cri-messages.js';
@@ -15,7 +17,14 @@ import { CriTransport } from './cri-transport.js';
 
 export { CriCallError } from './cri-transport.js';
 export { CRI_CONTAINER_STATE };
-export type { CriContainer, CriContainerState, CriContainerStatus, CriPodSandboxStatus, CriVersion };
+export type {
+  CriContainer,
+  CriContainerState,
+  CriContainerStatus,
+  CriPodSandbox,
+  CriPodSandboxStatus,
+  CriVersion,
+};
 
 /** Next to this module in the source tree and in dist/ (scripts/copy-build-assets.mjs copies it). */
 const CRI_PROTO_PATH = fileURLToPath(new URL('./cri-api.proto', import.meta.url));
@@ -35,7 +44,7 @@ export interface ListContainersFilter {
 }
 
 /**
- * Read-only CRI RuntimeService client: the four calls attribution needs. Every failure rejects with a
+ * Read-only CRI RuntimeService client: the calls attribution and responses need. Every failure rejects with a
  * CriCallError (a KernwatchError with code `attribution`, the gRPC status and the original error as
  * cause).
  */
@@ -86,6 +95,14 @@ export class CriClient {
       this.callTimeoutMs,
     );
     return parsePodSandboxStatusResponse(raw);
+  }
+
+  /** The sandboxes the runtime holds; `readyOnly`: only those whose pod is running (its network set up). */
+  async listPodSandbox(readyOnly = false): Promise<CriPodSandbox[]> {
+    const request = readyOnly ? { filter: { state: { state: 'SANDBOX_READY' } } } : {};
+    return parseListPodSandboxResponse(
+      await this.transport.call('ListPodSandbox', request, this.callTimeoutMs),
+    );
   }
 
   close(): void {

@@ -62,8 +62,19 @@ export interface CriPodSandboxStatus {
   ready: boolean;
   /** Pod IPs, primary first; empty for host-network sandboxes. */
   ips: string[];
+  /** Its network namespace is the node's (linux.namespaces.options.network = NODE). */
+  hostNetwork: boolean;
   labels: Record<string, string>;
   annotations: Record<string, string>;
+}
+
+/** One entry of ListPodSandbox. */
+export interface CriPodSandbox {
+  id: string;
+  name: string;
+  uid: string;
+  namespace: string;
+  ready: boolean;
 }
 
 export function parseVersionResponse(raw: unknown): CriVersion {
@@ -146,6 +157,7 @@ export function parsePodSandboxStatusResponse(raw: unknown): CriPodSandboxStatus
     namespace: metadata === undefined ? '' : str(metadata, 'namespace'),
     ready: status.state === 'SANDBOX_READY',
     ips,
+    hostNetwork: networkMode(status) === 'NODE',
     labels: stringMap(status, 'labels'),
     annotations: stringMap(status, 'annotations'),
   };
@@ -198,4 +210,29 @@ function isContainerState(value: unknown): value is CriContainerState {
 
 function containerState(value: unknown): CriContainerState {
   return isContainerState(value) ? value : CRI_CONTAINER_STATE.unknown;
+}
+
+export function parseListPodSandboxResponse(raw: unknown): CriPodSandbox[] {
+  const items = record(raw, 'ListPodSandbox').items;
+  if (!Array.isArray(items)) return [];
+  const out: CriPodSandbox[] = [];
+  for (const item of items) {
+    if (!isRecord(item) || str(item, 'id') === '') continue;
+    const metadata = optionalRecord(item, 'metadata');
+    out.push({
+      id: str(item, 'id'),
+      name: metadata === undefined ? '' : str(metadata, 'name'),
+      uid: metadata === undefined ? '' : str(metadata, 'uid'),
+      namespace: metadata === undefined ? '' : str(metadata, 'namespace'),
+      ready: item.state === 'SANDBOX_READY',
+    });
+  }
+  return out;
+}
+
+function networkMode(status: Record<string, unknown>): string {
+  const linux = optionalRecord(status, 'linux');
+  const namespaces = linux === undefined ? undefined : optionalRecord(linux, 'namespaces');
+  const options = namespaces === undefined ? undefined : optionalRecord(namespaces, 'options');
+  return options === undefined ? '' : str(options, 'network');
 }

@@ -14,12 +14,16 @@ type DeletePodConfig = Extract<ResponseActionConfig, { type: 'delete_pod' }>;
 export class DeletePodAction implements PreparedAction {
   readonly type = ACTION_TYPE.deletePod;
 
+  /** `<owner key>\0<pod uid>` → when this node deleted that pod, for the last minute; bounded. */
+  private readonly deletedAt = new Map<string, number>();
+
   constructor(
     private readonly config: DeletePodConfig,
     private readonly api: KubeResponderApi | undefined,
   ) {}
 
-  async check({ target }: ActionContext): Promise<ActionRefusal | undefined> {
+  async check(ctx: ActionContext): Promise<ActionRefusal | undefined> {
+    const { target } = ctx;
     if (this.api === undefined) {
       return { refusal: REFUSAL.noApiServer, detail: 'deleting a pod needs the API server' };
     }
@@ -57,16 +61,35 @@ export class DeletePodAction implements PreparedAction {
         ? undefined
         : { refusal: REFUSAL.unknownOwner, detail: `${owner.kind} ${owner.name} does not exist` };
     }
-    const readyAfter = replicas.ready - (target.ready ? 1 : 0);
+    // The owner's readyReplicas lags a deletion by a controller round trip: pods this node deleted from
+    // the same owner moments ago may still be counted ready. Counted out here, so two replicas firing
+    // seconds apart cannot both go. (Across nodes only a PodDisruptionBudget can coordinate; see docs.)
+    const ownerKey = `${target.namespace}/${owner.kind}/${owner.name}`;
+    const recent = this.recentDeletions(ownerKey, ctx.nowMs);
+    const readyAfter = replicas.ready - recent - (target.ready ? 1 : 0);
     if (readyAfter < this.config.minHealthyReplicas) {
       return {
         refusal: REFUSAL.minHealthy,
         detail:
           `${owner.kind} ${owner.name} would keep ${String(readyAfter)} ready of ${String(replicas.desired)} ` +
-          `replicas, fewer than minHealthyReplicas ${String(this.config.minHealthyReplicas)}`,
+          `replicas, fewer than minHealthyReplicas ${String(this.config.minHealthyReplicas)}` +
+          (recent > 0 ? ` (${String(recent)} deleted here in the last minute counted out)` : ''),
       };
     }
     return undefined;
+  }
+
+  /** Pods of this owner this node deleted within the last minute (and forgets older ones). */
+  private recentDeletions(ownerKey: string, nowMs: number): number {
+    let count = 0;
+    for (const [key, at] of this.deletedAt) {
+      if (nowMs - at > RECENT_DELETION_MS || this.deletedAt.size > MAX_RECENT_DELETIONS) {
+        this.deletedAt.delete(key);
+      } else if (key.startsWith(`${ownerKey}\u0000`)) {
+        count++;
+      }
+    }
+    return count;
   }
 
   plan({ target }: ActionContext): ActionPlan {
@@ -77,7 +100,7 @@ export class DeletePodAction implements PreparedAction {
     };
   }
 
-  async run({ target }: ActionContext): Promise<ActionPlan | ActionRefusal> {
+  async run({ target, nowMs }: ActionContext): Promise<ActionPlan | ActionRefusal> {
     if (this.api === undefined) return { refusal: REFUSAL.noApiServer, detail: 'no API server' };
     const deleted = await this.api.deletePod(
       target.namespace,
@@ -86,6 +109,12 @@ export class DeletePodAction implements PreparedAction {
       this.config.gracePeriodSeconds,
     );
     if (!deleted) return { refusal: REFUSAL.podGone, detail: 'the pod was gone before it could be deleted' };
+    if (target.owner !== undefined) {
+      this.deletedAt.set(
+        `${target.namespace}/${target.owner.kind}/${target.owner.name}\u0000${target.uid}`,
+        nowMs,
+      );
+    }
     const grace = this.config.gracePeriodSeconds;
     return {
       target: { gracePeriodSeconds: grace },
@@ -93,6 +122,9 @@ export class DeletePodAction implements PreparedAction {
     };
   }
 }
+
+const RECENT_DELETION_MS = 60_000;
+const MAX_RECENT_DELETIONS = 4096;
 
 function isCounted(kind: string): kind is CountedOwnerKind {
   return (COUNTED_OWNER_KINDS as readonly string[]).includes(kind);

@@ -1,5 +1,7 @@
 import { V1LabelSelector, V1NetworkPolicy, V1NetworkPolicySpec, V1ObjectMeta } from '@kubernetes/client-node';
+import { createHash } from 'node:crypto';
 import type { ResponseActionConfig } from '../../config/config-schema.js';
+import { selectorMatches } from '../../kube-label-selector.js';
 import { ACTION_TYPE, REFUSAL } from '../action-event.js';
 import { KubeResponseError, type KubeResponderApi } from '../kube-responder-api.js';
 import {
@@ -26,6 +28,18 @@ export const NETPOL_ANNOTATION = {
 /** One policy per pod, named after its uid: the name tells which pod it isolates, and never collides. */
 export function quarantinePolicyName(podUid: string): string {
   return `kernwatch-quarantine-${podUid}`;
+}
+
+/** Label of kernwatch's policies naming the node that made them, so each agent lists only its own. */
+export const NODE_LABEL = 'kernwatch.io/node';
+
+/**
+ * The node name as a label value: itself when it is one (at most 63 characters, alphanumerics with
+ * `-_.` inside), else a digest of it (node names may be 253-character DNS names).
+ */
+export function nodeLabelValue(node: string): string {
+  if (/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(node)) return node;
+  return `sha256-${createHash('sha256').update(node).digest('hex').slice(0, 40)}`;
 }
 
 /**
@@ -91,7 +105,7 @@ export class NetpolQuarantineAction implements PreparedAction {
       metadata: Object.assign(new V1ObjectMeta(), {
         name,
         namespace: target.namespace,
-        labels: { [MANAGED_BY_LABEL]: MANAGED_BY },
+        labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [NODE_LABEL]: nodeLabelValue(this.node) },
         annotations,
       }),
       spec: Object.assign(new V1NetworkPolicySpec(), {
@@ -114,6 +128,31 @@ export class NetpolQuarantineAction implements PreparedAction {
       await api.deleteNetworkPolicy(target.namespace, name).catch(() => undefined);
       return { refusal: REFUSAL.podGone, detail: 'the pod was gone before it could be labelled' };
     }
-    return { target: plan.target, detail: `isolated${plan.detail.slice('isolate'.length)}` };
+    const others = await this.allowingPolicies(target.namespace, name, {
+      ...target.labels,
+      [QUARANTINE_LABEL]: target.uid,
+    });
+    // NetworkPolicies only ever add allowed traffic: another policy selecting the pod keeps its traffic.
+    const partial =
+      others.length === 0
+        ? ''
+        : `; NetworkPolicies ${others.join(', ')} also select the pod and allow some traffic, which stays allowed`;
+    return { target: plan.target, detail: `isolated${plan.detail.slice('isolate'.length)}${partial}` };
+  }
+
+  /** Other policies of the namespace that select these labels and allow anything (rules in a direction). */
+  private async allowingPolicies(
+    namespace: string,
+    own: string,
+    labels: Record<string, string>,
+  ): Promise<string[]> {
+    const api = this.api;
+    if (api === undefined) return [];
+    const policies = await api.listNamespaceNetworkPolicies(namespace).catch(() => []);
+    return policies
+      .filter((p) => p.metadata?.name !== own)
+      .filter((p) => selectorMatches(p.spec?.podSelector ?? {}, labels))
+      .filter((p) => (p.spec?.ingress?.length ?? 0) > 0 || (p.spec?.egress?.length ?? 0) > 0)
+      .map((p) => p.metadata?.name ?? '?');
   }
 }

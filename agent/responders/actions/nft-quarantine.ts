@@ -1,3 +1,5 @@
+import { BlockList, isIPv4 } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { ResponseActionConfig } from '../../config/config-schema.js';
 import { ACTION_TYPE, REFUSAL } from '../action-event.js';
 import { parseIpAddress } from '../nft/ip-address.js';
@@ -13,6 +15,8 @@ type NftQuarantineConfig = Extract<ResponseActionConfig, { type: 'nft_quarantine
 
 /** What the action needs of kernwatch's nftables table (agent/responders/nft/quarantine-table.ts). */
 export interface QuarantineTable {
+  /** Set up and usable now (live: created or reconciled; dry-run: nft answers). */
+  available(): boolean;
   add(items: { address: string; ttlMs: number; comment: string }[]): Promise<void>;
   list(): Promise<readonly { address: string }[]>;
 }
@@ -27,11 +31,13 @@ export class NftQuarantineAction implements PreparedAction {
 
   constructor(
     private readonly config: NftQuarantineConfig,
-    private readonly table: QuarantineTable | undefined,
+    private readonly table: QuarantineTable,
+    /** The node's own addresses (all interfaces of the agent's network namespace). */
+    private readonly nodeAddresses: () => ReadonlySet<string> = localAddresses,
   ) {}
 
   async check({ target }: ActionContext): Promise<ActionRefusal | undefined> {
-    if (this.table === undefined) {
+    if (!this.table.available()) {
       return {
         refusal: REFUSAL.noNftables,
         detail: 'kernwatch’s nftables table is not available on this node',
@@ -45,6 +51,16 @@ export class NftQuarantineAction implements PreparedAction {
     }
     const addresses = podAddresses(target.ips);
     if (addresses.length === 0) return { refusal: REFUSAL.noPodIp, detail: 'the pod has no address yet' };
+    // A last look before the kernel drops everything to and from an address: one of the node's own, or a
+    // link-local one (the metadata service, node-local DNS), would cut the node off, whatever the pod says.
+    const node = this.nodeAddresses();
+    const unsafe = addresses.filter((a) => node.has(a) || isLinkLocal(a));
+    if (unsafe.length > 0) {
+      return {
+        refusal: REFUSAL.hostNetwork,
+        detail: `${unsafe.join(', ')} ${unsafe.length === 1 ? 'is' : 'are'} the node’s own or link-local`,
+      };
+    }
     const present = new Set((await this.table.list()).map((e) => e.address));
     if (addresses.every((a) => present.has(a))) {
       return { refusal: REFUSAL.alreadyDone, detail: `${addresses.join(', ')} already quarantined` };
@@ -62,7 +78,6 @@ export class NftQuarantineAction implements PreparedAction {
 
   async run(ctx: ActionContext): Promise<ActionPlan | ActionRefusal> {
     const { target } = ctx;
-    if (this.table === undefined) return { refusal: REFUSAL.noNftables, detail: 'no nftables table' };
     const plan = this.plan(ctx);
     const addresses = plan.target.addresses ?? [];
     const comment = quarantineComment(target);
@@ -86,6 +101,26 @@ function podAddresses(ips: readonly string[]): string[] {
   }
   return out;
 }
+
+/** Every address of this network namespace's interfaces, in nft's spelling. */
+function localAddresses(): ReadonlySet<string> {
+  const out = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) {
+    for (const info of list ?? []) {
+      const parsed = parseIpAddress(info.address.split('%')[0] ?? '');
+      if (parsed !== undefined) out.add(parsed.address);
+    }
+  }
+  return out;
+}
+
+function isLinkLocal(address: string): boolean {
+  return LINK_LOCAL.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
+}
+
+const LINK_LOCAL = new BlockList();
+LINK_LOCAL.addSubnet('169.254.0.0', 16, 'ipv4');
+LINK_LOCAL.addSubnet('fe80::', 10, 'ipv6');
 
 function seconds(ms: number): string {
   return `${String(Math.ceil(ms / 1000))} s`;

@@ -95,6 +95,9 @@ NEVER_QUARANTINED.addAddress('255.255.255.255', 'ipv4');
 NEVER_QUARANTINED.addAddress('::', 'ipv6');
 NEVER_QUARANTINED.addAddress('::1', 'ipv6');
 NEVER_QUARANTINED.addSubnet('ff00::', 8, 'ipv6');
+// Link-local: the cloud metadata service, node-local DNS (169.254.20.10), IPv6 neighbour discovery.
+NEVER_QUARANTINED.addSubnet('169.254.0.0', 16, 'ipv4');
+NEVER_QUARANTINED.addSubnet('fe80::', 10, 'ipv6');
 
 /** The table manager: ensure() once at agent start, then add/list/release. */
 export class NftQuarantine {

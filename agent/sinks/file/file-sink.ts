@@ -16,6 +16,7 @@ export class FileSink implements EventSink {
   private handle: FileHandle | undefined;
   private lastError: Error | undefined;
   private appending: Promise<unknown> = Promise.resolve();
+  private closed = false;
 
   constructor(private readonly path: string) {
     this.name = `file:${path}`;
@@ -46,6 +47,7 @@ export class FileSink implements EventSink {
   }
 
   private async appendNow(text: string): Promise<void> {
+    if (this.closed) throw new KernwatchError(ERROR_CODES.sink, `The event file ${this.path} is closed`);
     if (this.handle === undefined) await this.open();
     try {
       await this.handle?.appendFile(text);
@@ -61,6 +63,8 @@ export class FileSink implements EventSink {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await this.appending;
     await this.handle?.close();
     this.handle = undefined;
   }

@@ -165,6 +165,7 @@ describe.skipIf(skip)('nft_quarantine with real pods and nftables', () => {
         responses: {
           enabled: true,
           cooldown: 0,
+          reconcileInterval: '1s',
           rules: [
             {
               name: 'quarantine-on-mkdir',
@@ -263,6 +264,21 @@ describe.skipIf(skip)('nft_quarantine with real pods and nftables', () => {
     expect(await listed()).toEqual([]);
     const again = await cli('quarantine', 'release', addressA);
     expect(again).toEqual({ code: 1, stdout: `no quarantine of ${addressA}\n` });
+    expect((await run('nft', ['list', 'ruleset'])).stdout).toBe(hostRulesetBefore);
+  });
+
+  test('a quarantine ends as soon as its pod is gone: its address may go to the next pod', async () => {
+    const takenBefore = takenActions().length;
+    await violate();
+    await waitFor('the third quarantine', () => (takenActions().length > takenBefore ? true : undefined));
+    expect((await listed()).map((e) => e.address)).toEqual([addressA]);
+    await containerd?.cri.removePod(podA.id);
+    await waitFor(
+      () => `the quarantine of the removed pod to be released (agent: ${agent?.stderr().slice(-1000) ?? ''})`,
+      async () => ((await listed()).length === 0 ? true : undefined),
+      10_000,
+    );
+    expect(agent?.stderr()).toContain('Released a quarantine whose pod is gone');
     expect((await run('nft', ['list', 'ruleset'])).stdout).toBe(hostRulesetBefore);
   });
 });

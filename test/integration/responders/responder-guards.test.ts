@@ -14,6 +14,7 @@ import {
   EVENTS,
   FakeKubeApi,
   fakeDaemonSet,
+  fakeNetworkPolicy,
   fakePod,
   fakeReplicaSet,
   NETWORK_POLICIES,
@@ -21,6 +22,7 @@ import {
   DAEMON_SETS,
   type KubeObject,
 } from '../../helpers/fake-kube-api.js';
+import { isRoot } from '../../helpers/prerequisites.js';
 import { waitFor } from '../../helpers/wait.js';
 import { inPod, responsesConfig, seccompAt } from '../../unit/responders/response-test-events.js';
 
@@ -74,15 +76,21 @@ interface Harness {
   violate(pod: KubeObject, n?: number): Promise<ActionEvent[]>;
 }
 
-async function harness(responses: Record<string, unknown>, withApi = true): Promise<Harness> {
+async function harness(
+  responses: Record<string, unknown>,
+  withApi = true,
+  extra: { nftPrefix?: string[] } = {},
+): Promise<Harness> {
   const capture = new ActionCapture();
   const responder = await Responder.start({
-    config: responsesConfig(responses),
+    // The corpus records these events are made from carry audit times of their own day: no age limit
+    // unless a test sets one.
+    config: responsesConfig({ maxTriggerAge: 0, reconcileInterval: '200ms', ...responses }),
     node: 'node-1',
     log: silentLogger(),
     sinks: () => [capture],
     ...(withApi ? { kubeConfig } : {}),
-    maintenanceIntervalMs: 200,
+    ...extra,
   });
   if (responder === undefined) throw new Error('no responder for a config with rules');
   running.push(responder);
@@ -173,10 +181,48 @@ describe('dry-run', () => {
     expect(e.detail).toBe(
       `dry-run: would delete pod prod-web/${pod.metadata.name} with a grace period of 5 s`,
     );
-    expect(e.id).toBe(`${e.trigger.eventId}/delete-on-seccomp/delete_pod`);
+    expect(e.id).toBe(`${e.trigger.eventId}/delete-on-seccomp/delete_pod/dry_run`);
     expect(api.getPod('prod-web', pod.metadata.name)?.metadata.deletionTimestamp).toBeUndefined();
     expect(h.responder.runner.dryRun).toBe(true);
   });
+
+  // nft reads in a network namespace of its own (unshare --net, root only), empty and thrown away after.
+  test.skipIf(isRoot() !== undefined)(
+    'every action in dry-run: nothing but reads reaches the API server, nft is only read',
+    async () => {
+      const h = await harness(
+        {
+          cooldown: 0,
+          rules: [
+            {
+              name: 'everything',
+              match: {},
+              actions: [
+                { type: 'nft_quarantine' },
+                { type: 'netpol_quarantine' },
+                { type: 'label' },
+                { type: 'k8s_event' },
+                { type: 'delete_pod' },
+              ],
+            },
+          ],
+        },
+        true,
+        { nftPrefix: ['unshare', '--net'] },
+      );
+      const before = api.requests.length;
+      const events = await h.violate(createPod());
+      expect(events.map((e) => [e.action, e.decision])).toEqual([
+        ['nft_quarantine', 'dry_run'],
+        ['netpol_quarantine', 'dry_run'],
+        ['label', 'dry_run'],
+        ['k8s_event', 'dry_run'],
+        ['delete_pod', 'dry_run'],
+      ]);
+      const writes = api.requests.slice(before).filter((r) => r.method !== 'GET');
+      expect(writes).toEqual([]);
+    },
+  );
 });
 
 describe('delete_pod', () => {
@@ -260,6 +306,23 @@ describe('delete_pod', () => {
       rules: [deleteRule({ minHealthyReplicas: 0 })],
     });
     expect(only(await zero.violate(pod)).decision).toBe('taken');
+  });
+
+  test('min healthy counts out the replicas this node deleted moments ago (the owner’s status lags)', async () => {
+    api.create(
+      REPLICA_SETS,
+      fakeReplicaSet({ name: 'pair', namespace: 'prod-web', replicas: 2, readyReplicas: 2 }),
+    );
+    const h = await harness({ enabled: true, cooldown: 0, rules: [deleteRule()] });
+    const first = createPod({ owner: { kind: 'ReplicaSet', name: 'pair' } });
+    const second = createPod({ owner: { kind: 'ReplicaSet', name: 'pair' } });
+    expect(only(await h.violate(first)).decision).toBe('taken');
+    // The ReplicaSet still says 2 ready: without counting the first deletion, the second would go too.
+    const e = only(await h.violate(second));
+    expect(e).toMatchObject({ decision: 'refused', reason: 'min_healthy' });
+    expect(e.detail).toBe(
+      'ReplicaSet pair would keep 0 ready of 2 replicas, fewer than minHealthyReplicas 1 (1 deleted here in the last minute counted out)',
+    );
   });
 
   test('a pod that is not Ready does not count against its owner’s ready replicas', async () => {
@@ -372,11 +435,45 @@ describe('guards before any action', () => {
     );
   });
 
-  test('without an API server or a runtime the pod cannot be read: refused as gone', async () => {
+  test('without an API server or a runtime the pod cannot be read: refused as unreadable', async () => {
     const h = await harness({ enabled: true, rules: [deleteRule()] }, false);
     const e = only(await h.violate(createPod()));
-    // No CRI either: the pod cannot be read at all.
-    expect(e).toMatchObject({ decision: 'refused', reason: 'pod_gone' });
+    expect(e).toMatchObject({ decision: 'refused', reason: 'pod_unreadable' });
+  });
+
+  test('a denial older than maxTriggerAge sets nothing off', async () => {
+    const h = await harness({ enabled: true, maxTriggerAge: '2m', rules: [deleteRule()] });
+    const deletes = api.count('delete');
+    const e = only(await h.violate(createPod()));
+    expect(e).toMatchObject({ decision: 'refused', reason: 'stale' });
+    expect(e.detail).toBe(
+      'the newest denial counted is from 2026-11-28T11:38:47.000Z, older than maxTriggerAge 120 s',
+    );
+    expect(api.count('delete')).toBe(deletes);
+  });
+
+  test('a response that failed starts no cooldown: the next denial tries again', async () => {
+    const h = await harness({
+      enabled: true,
+      cooldown: '10m',
+      rules: [{ name: 'mark', match: {}, actions: [{ type: 'label' }] }],
+    });
+    const pod = createPod();
+    api.failRequests({ verb: 'patch', code: 500 });
+    expect(only(await h.violate(pod)).decision).toBe('failed');
+    expect(only(await h.violate(pod)).decision).toBe('taken');
+    expect(only(await h.violate(pod))).toMatchObject({ decision: 'refused', reason: 'cooldown' });
+  });
+
+  test('nft that cannot run: nft_quarantine is refused as no_nftables, before any budget is spent', async () => {
+    const h = await harness(
+      { enabled: true, rules: [{ name: 'cut', match: {}, actions: [{ type: 'nft_quarantine' }] }] },
+      true,
+      { nftPrefix: ['/nonexistent/kernwatch-test-nsenter'] },
+    );
+    const e = only(await h.violate(createPod()));
+    expect(e).toMatchObject({ decision: 'refused', reason: 'no_nftables' });
+    expect(h.responder.runner.budgetLeft).toBe(5);
   });
 
   test('identical refusals are folded: published once, every one counted', async () => {
@@ -432,7 +529,6 @@ describe('label, netpol_quarantine and k8s_event', () => {
       podSelector: { matchLabels: { 'kernwatch.io/quarantine': uid } },
       policyTypes: ['Ingress', 'Egress'],
     });
-    expect(policy?.metadata.labels).toEqual({ 'app.kubernetes.io/managed-by': 'kernwatch' });
     expect(policy?.metadata.annotations).toMatchObject({
       'kernwatch.io/pod': `prod-web/${pod.metadata.name}`,
       'kernwatch.io/pod-uid': uid,
@@ -444,6 +540,10 @@ describe('label, netpol_quarantine and k8s_event', () => {
       'kernwatch.io/quarantine': uid,
     });
     expect(only(await h.violate(pod))).toMatchObject({ decision: 'refused', reason: 'already_done' });
+    expect(policy?.metadata.labels).toEqual({
+      'app.kubernetes.io/managed-by': 'kernwatch',
+      'kernwatch.io/node': 'node-1',
+    });
 
     const quarantines = new NetpolQuarantines(new KubeResponderApi(kubeConfig));
     const [listed] = (await quarantines.list()).filter((q) => q.pod.uid === uid);
@@ -469,12 +569,52 @@ describe('label, netpol_quarantine and k8s_event', () => {
     const name = `kernwatch-quarantine-${pod.metadata.uid ?? ''}`;
     expect(only(await h.violate(pod)).target?.expiresAt).toBeDefined();
     expect(api.getObject(NETWORK_POLICIES, 'prod-web', name)).toBeDefined();
-    await waitFor('the expired quarantine to be released', () =>
+    await waitFor('the expired quarantine to be released, policy and label', () =>
+      api.getObject(NETWORK_POLICIES, 'prod-web', name) === undefined &&
+      api.getPod('prod-web', pod.metadata.name)?.metadata.labels?.['kernwatch.io/quarantine'] === undefined
+        ? true
+        : undefined,
+    );
+  });
+
+  test('another policy that selects the pod and allows traffic is named: isolation is partial', async () => {
+    api.create(
+      NETWORK_POLICIES,
+      fakeNetworkPolicy({
+        name: 'allow-web-ingress',
+        namespace: 'prod-web',
+        podSelector: { matchLabels: { app: 'shop' } },
+        ingress: [{}],
+      }),
+    );
+    const h = await harness({
+      enabled: true,
+      rules: [{ name: 'isolate', match: {}, actions: [{ type: 'netpol_quarantine' }] }],
+    });
+    const pod = createPod({ labels: { app: 'shop' } });
+    const e = only(await h.violate(pod));
+    expect(e.decision).toBe('taken');
+    expect(e.detail).toBe(
+      `isolated pod prod-web/${pod.metadata.name} with NetworkPolicy kernwatch-quarantine-${pod.metadata.uid ?? ''}; NetworkPolicies allow-web-ingress also select the pod and allow some traffic, which stays allowed`,
+    );
+  });
+
+  test('NetworkPolicy quarantines past their ttl are released in dry-run too', async () => {
+    const live = await harness({
+      enabled: true,
+      rules: [{ name: 'isolate-briefly', match: {}, actions: [{ type: 'netpol_quarantine', ttl: '1s' }] }],
+    });
+    const pod = createPod();
+    const name = `kernwatch-quarantine-${pod.metadata.uid ?? ''}`;
+    expect(only(await live.violate(pod)).decision).toBe('taken');
+    await live.responder.stop();
+    running.splice(running.indexOf(live.responder), 1);
+    await harness({
+      rules: [{ name: 'isolate-briefly', match: {}, actions: [{ type: 'netpol_quarantine', ttl: '1s' }] }],
+    });
+    await waitFor('the dry-run agent to release the expired quarantine', () =>
       api.getObject(NETWORK_POLICIES, 'prod-web', name) === undefined ? true : undefined,
     );
-    expect(
-      api.getPod('prod-web', pod.metadata.name)?.metadata.labels?.['kernwatch.io/quarantine'],
-    ).toBeUndefined();
   });
 
   test('NetworkPolicies do not apply to host-network pods: refused', async () => {

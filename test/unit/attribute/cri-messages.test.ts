@@ -131,6 +131,8 @@ describe('CRI responses of a real containerd, decoded with the agent proto', () 
       namespace: 'shop',
       ready: true,
       ips: ['198.51.100.2'],
+      // The capture's linux.namespaces.options.network is POD (0, which proto3 leaves off the wire).
+      hostNetwork: false,
       labels: { ...KUBELET_LABELS, app: 'web' },
       annotations: { 'kubernetes.io/config.source': 'api' },
     });

@@ -169,7 +169,7 @@ describe('config validation', () => {
     expect(result.error?.issues[0]?.path).toEqual(['responses', 'rules', 0, 'actions', 0, 'type']);
   });
 
-  test('defaults: dry-run, kube-system and kernwatch protected, 5 per minute, 10 min cooldown', () => {
+  test('defaults: dry-run, kube-system and kernwatch protected, 5 per minute, 10 min cooldown, 2 min trigger age', () => {
     const config = configSchema.parse({});
     expect(config.responses).toEqual({
       enabled: false,
@@ -177,6 +177,8 @@ describe('config validation', () => {
       budgetPerMinute: 5,
       cooldown: 600_000,
       queueSize: 1024,
+      maxTriggerAge: 120_000,
+      reconcileInterval: 10_000,
       rules: [],
     });
   });
