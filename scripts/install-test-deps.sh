@@ -8,10 +8,12 @@
 #   gcc libc6-dev file            the seccomp violator and the pause binary, compiled at test time
 #   nats-server nftables iputils-ping   delivery and response tests
 #   openssl                       the CA and certificates of the NATS TLS tests, made at test time
-#   systemd util-linux            journalctl and a private systemd-journald (in its own mount namespace via unshare)
+#   systemd util-linux            journalctl and a private systemd-journald (in its own mount namespace via unshare);
+#                                 setpriv for processes with no_new_privs and no capabilities (posture tests)
+#   libcap2-bin                   capsh, which cross-checks the capability decoding of the posture tests
 set -euo pipefail
 pkgs=(auditd containerd runc containernetworking-plugins iptables busybox-static gcc libc6-dev file
-  nats-server nftables iputils-ping openssl systemd util-linux)
+  nats-server nftables iputils-ping openssl systemd util-linux libcap2-bin)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

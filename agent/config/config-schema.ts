@@ -288,6 +288,13 @@ export const configSchema = z.strictObject({
       reconcileInterval: 10_000,
       rules: [],
     }),
+  posture: z
+    .strictObject({
+      /** Scan every running container's confinement periodically and publish what changed. */
+      enabled: z.boolean().default(true),
+      interval: positiveDuration.default(300_000),
+    })
+    .default({ enabled: true, interval: 300_000 }),
   metrics: z.strictObject({ addr: hostPort.optional() }).default({}),
   log: z
     .strictObject({

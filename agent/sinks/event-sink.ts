@@ -1,4 +1,5 @@
 import type { KernwatchEvent } from '../events.js';
+import type { PostureEvent } from '../posture/posture-event.js';
 import type { ActionEvent } from '../responders/action-event.js';
 
 /**
@@ -19,6 +20,8 @@ export interface EventSink {
    * (NDJSON, told apart by their `schema`) and NATS (`kernwatch.v1.action.<node>`).
    */
   deliverActions?(events: readonly ActionEvent[]): Promise<void>;
+  /** Container posture changes (agent/posture/), for the same sinks, on `kernwatch.v1.posture.<node>`. */
+  deliverPosture?(events: readonly PostureEvent[]): Promise<void>;
   /** Can the sink take events now? For /readyz and logs. */
   healthy(): boolean;
   close(): Promise<void>;

@@ -7,6 +7,7 @@ import type { EventSink } from '../sinks/event-sink.js';
 import { FalcoHttpSink } from '../sinks/falco-http/falco-http-sink.js';
 import { PodEventReporter } from '../sinks/k8s-events/pod-event-reporter.js';
 import { NatsSink } from '../sinks/nats/nats-sink.js';
+import type { PostureMonitor } from '../posture/posture-monitor.js';
 import type { Responder } from '../responders/responder.js';
 import type { LiveSource } from '../sources/raw-batch.js';
 
@@ -20,6 +21,7 @@ export interface ObservedAgent {
   readonly sinks: readonly EventSink[];
   readonly publishLatency: Histogram;
   readonly responder?: Responder | undefined;
+  readonly posture?: PostureMonitor | undefined;
 }
 
 /**
@@ -189,6 +191,7 @@ export function agentMetrics(agent: ObservedAgent): Registry {
   });
   sinkMetrics(registry, agent);
   responseMetrics(registry, agent);
+  postureMetrics(registry, agent);
   return registry;
 }
 
@@ -352,6 +355,42 @@ function responseMetrics(registry: Registry, agent: ObservedAgent): void {
     registers: [registry],
     collect() {
       this.set(agent.responder?.quarantinedAddresses ?? 0);
+    },
+  });
+}
+
+/** Posture: containers per namespace, check and status at the last scan, and the scans themselves. */
+function postureMetrics(registry: Registry, agent: ObservedAgent): void {
+  new Gauge({
+    name: 'kernwatch_posture_containers',
+    help: 'Running containers per namespace, posture check and status (pass, fail, unknown) at the last scan.',
+    labelNames: ['namespace', 'check', 'status'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of agent.posture?.postureCounts() ?? [])
+        this.set({ namespace: c.namespace, check: c.check, status: c.status }, c.containers);
+    },
+  });
+  new Counter({
+    name: 'kernwatch_posture_scans_total',
+    help: 'Posture scans of every running container, by result (ok, failed).',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const counters = agent.posture?.counters;
+      if (counters === undefined) return;
+      this.inc({ result: 'ok' }, counters.scans);
+      this.inc({ result: 'failed' }, counters.failedScans);
+    },
+  });
+  new Gauge({
+    name: 'kernwatch_posture_last_scan_timestamp_seconds',
+    help: 'When the last posture scan ended (0 before the first).',
+    registers: [registry],
+    collect() {
+      this.set((agent.posture?.lastScanMs ?? 0) / 1000);
     },
   });
 }

@@ -57,6 +57,14 @@ export interface CreateContainerOptions {
   seccompProfilePath?: string;
   /** Without a profile path: RuntimeDefault or Unconfined (the default, as for a pod without one). */
   seccomp?: 'RuntimeDefault' | 'Unconfined';
+  /** securityContext.readOnlyRootFilesystem: runc remounts the root read-only. */
+  readonlyRootfs?: boolean;
+  /** allowPrivilegeEscalation: false, as the kubelet passes it. */
+  noNewPrivs?: boolean;
+  /** securityContext.runAsUser. */
+  runAsUser?: number;
+  /** securityContext.capabilities, names as in a pod spec (`NET_BIND_SERVICE`, `ALL`). */
+  capabilities?: { add?: string[]; drop?: string[] };
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   env?: Record<string, string>;
@@ -175,6 +183,17 @@ export class CriTestRuntime {
         securityContext: {
           namespaceOptions: namespaceOptions(pod.network),
           ...(seccomp === undefined ? {} : { seccomp }),
+          ...(options.readonlyRootfs === undefined ? {} : { readonlyRootfs: options.readonlyRootfs }),
+          ...(options.noNewPrivs === undefined ? {} : { noNewPrivs: options.noNewPrivs }),
+          ...(options.runAsUser === undefined ? {} : { runAsUser: { value: options.runAsUser } }),
+          ...(options.capabilities === undefined
+            ? {}
+            : {
+                capabilities: {
+                  addCapabilities: options.capabilities.add ?? [],
+                  dropCapabilities: options.capabilities.drop ?? [],
+                },
+              }),
         },
       },
     };

@@ -1,17 +1,21 @@
 import { fileURLToPath } from 'node:url';
 import {
   CRI_CONTAINER_STATE,
+  parseContainerInfoResponse,
   parseContainerStatusResponse,
   parseListContainersResponse,
   parseListPodSandboxResponse,
   parsePodSandboxStatusResponse,
   parseVersionResponse,
   type CriContainer,
+  type CriContainerInfo,
   type CriContainerState,
   type CriContainerStatus,
   type CriPodSandbox,
   type CriPodSandboxStatus,
   type CriVersion,
+  type OciSeccompSummary,
+  type OciSummary,
 } from './cri-messages.js';
 import { CriTransport } from './cri-transport.js';
 
@@ -19,11 +23,14 @@ export { CriCallError } from './cri-transport.js';
 export { CRI_CONTAINER_STATE };
 export type {
   CriContainer,
+  CriContainerInfo,
   CriContainerState,
   CriContainerStatus,
   CriPodSandbox,
   CriPodSandboxStatus,
   CriVersion,
+  OciSeccompSummary,
+  OciSummary,
 };
 
 /** Next to this module in the source tree and in dist/ (scripts/copy-build-assets.mjs copies it). */
@@ -44,9 +51,9 @@ export interface ListContainersFilter {
 }
 
 /**
- * Read-only CRI RuntimeService client: the calls attribution and responses need. Every failure rejects with a
- * CriCallError (a KernwatchError with code `attribution`, the gRPC status and the original error as
- * cause).
+ * Read-only CRI RuntimeService client: the calls attribution, responses and posture need. Every failure
+ * rejects with a CriCallError (a KernwatchError with code `attribution`, the gRPC status and the original
+ * error as cause).
  */
 export class CriClient {
   readonly socketPath: string;
@@ -63,6 +70,7 @@ export class CriClient {
     return parseVersionResponse(await this.transport.call('Version', { version: 'v1' }, this.callTimeoutMs));
   }
 
+  /** `{ state: CRI_CONTAINER_STATE.running }`: only containers with a live main process (posture's list). */
   async listContainers(filter: ListContainersFilter = {}): Promise<CriContainer[]> {
     const request =
       filter.id === undefined && filter.podSandboxId === undefined && filter.state === undefined
@@ -86,6 +94,20 @@ export class CriClient {
       this.callTimeoutMs,
     );
     return parseContainerStatusResponse(raw);
+  }
+
+  /**
+   * The runtime's verbose view of a container: its main pid and what its OCI spec tells runc to enforce
+   * (seccomp, no_new_privs, read-only root, capabilities, MAC profile). Costs the runtime more than
+   * containerStatus (it serialises the whole spec): call it once per container per posture run.
+   */
+  async containerInfo(containerId: string): Promise<CriContainerInfo> {
+    const raw = await this.transport.call(
+      'ContainerStatus',
+      { containerId, verbose: true },
+      this.callTimeoutMs,
+    );
+    return parseContainerInfoResponse(raw);
   }
 
   async podSandboxStatus(podSandboxId: string): Promise<CriPodSandboxStatus> {

@@ -77,6 +77,36 @@ export interface CriPodSandbox {
   ready: boolean;
 }
 
+/** The OCI seccomp section of a container's runtime spec, reduced to what posture compares. */
+export interface OciSeccompSummary {
+  /** `SCMP_ACT_ERRNO` (RuntimeDefault), `SCMP_ACT_ALLOW` (a profile that only logs or kills some calls)… */
+  defaultAction: string;
+  /** The distinct actions of its syscall rules, in the order they first appear. */
+  actions: string[];
+  /** `SECCOMP_FILTER_FLAG_LOG`…; empty when none. */
+  flags: string[];
+}
+
+/** What the runtime told runc to enforce: the OCI spec it wrote for the container, summarised. */
+export interface OciSummary {
+  /** Absent when the spec has no linux.seccomp: the container runs unconfined. */
+  seccomp?: OciSeccompSummary;
+  noNewPrivileges: boolean;
+  rootReadonly: boolean;
+  /** process.capabilities.effective as the spec lists them (`CAP_CHOWN`…). */
+  effectiveCapabilities: string[];
+  apparmorProfile?: string;
+  selinuxLabel?: string;
+}
+
+/** ContainerStatus with verbose=true: the runtime's own view of a container. */
+export interface CriContainerInfo {
+  /** The main process in the runtime's pid namespace; absent when it is not running. */
+  pid?: number;
+  /** Absent when the runtime sent no spec (or none in a shape it could be read from). */
+  runtimeSpec?: OciSummary;
+}
+
 export function parseVersionResponse(raw: unknown): CriVersion {
   const r = record(raw, 'Version');
   return {
@@ -130,6 +160,72 @@ export function parseContainerStatusResponse(raw: unknown): CriContainerStatus {
     reason: str(status, 'reason'),
     labels: stringMap(status, 'labels'),
   };
+}
+
+/**
+ * The verbose part of ContainerStatus. containerd and CRI-O both put one JSON document under
+ * `info["info"]` with the main pid under `pid` and the OCI runtime spec under `runtimeSpec`; a runtime
+ * that sends no info (or was asked without verbose) yields `{}`. A document that is not JSON is an error:
+ * the runtime answered, but with nothing that can be trusted.
+ */
+export function parseContainerInfoResponse(raw: unknown): CriContainerInfo {
+  const info = optionalRecord(record(raw, 'ContainerStatus'), 'info');
+  const text = info === undefined ? undefined : info.info;
+  if (typeof text !== 'string' || text === '') return {};
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new KernwatchError(ERROR_CODES.attribution, 'CRI ContainerStatus verbose info is not JSON', {
+      cause: err,
+    });
+  }
+  if (!isRecord(doc)) return {};
+  const out: CriContainerInfo = {};
+  const pid = doc.pid;
+  if (typeof pid === 'number' && Number.isInteger(pid) && pid > 0) out.pid = pid;
+  const spec = summarizeOciSpec(doc.runtimeSpec);
+  if (spec !== undefined) out.runtimeSpec = spec;
+  return out;
+}
+
+/** The fields of an OCI runtime spec (config.json) posture compares; undefined when it is no object. */
+export function summarizeOciSpec(spec: unknown): OciSummary | undefined {
+  if (!isRecord(spec)) return undefined;
+  const proc = optionalRecord(spec, 'process');
+  const root = optionalRecord(spec, 'root');
+  const linux = optionalRecord(spec, 'linux');
+  const capabilities = proc === undefined ? undefined : optionalRecord(proc, 'capabilities');
+  const out: OciSummary = {
+    noNewPrivileges: proc?.noNewPrivileges === true,
+    rootReadonly: root?.readonly === true,
+    effectiveCapabilities: capabilities === undefined ? [] : strings(capabilities.effective),
+  };
+  const seccomp = linux === undefined ? undefined : optionalRecord(linux, 'seccomp');
+  if (seccomp !== undefined) out.seccomp = seccompSummary(seccomp);
+  const apparmor = proc === undefined ? '' : str(proc, 'apparmorProfile');
+  if (apparmor !== '') out.apparmorProfile = apparmor;
+  const selinux = proc === undefined ? '' : str(proc, 'selinuxLabel');
+  if (selinux !== '') out.selinuxLabel = selinux;
+  return out;
+}
+
+function seccompSummary(seccomp: Record<string, unknown>): OciSeccompSummary {
+  const actions: string[] = [];
+  const rules = seccomp.syscalls;
+  if (Array.isArray(rules)) {
+    for (const rule of rules) {
+      if (!isRecord(rule)) continue;
+      const action = str(rule, 'action');
+      if (action !== '' && !actions.includes(action)) actions.push(action);
+    }
+  }
+  return { defaultAction: str(seccomp, 'defaultAction'), actions, flags: strings(seccomp.flags) };
+}
+
+/** The strings of a JSON array (anything else in it skipped); [] for a non-array. */
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
 
 export function parsePodSandboxStatusResponse(raw: unknown): CriPodSandboxStatus {

@@ -2,6 +2,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { KernwatchEvent } from '../../events.js';
 import { ERROR_CODES, KernwatchError } from '../../errors.js';
+import { postureEventsToNdjson, type PostureEvent } from '../../posture/posture-event.js';
 import { actionEventsToNdjson, type ActionEvent } from '../../responders/action-event.js';
 import { eventsToNdjson } from '../event-json.js';
 import type { EventSink } from '../event-sink.js';
@@ -37,6 +38,10 @@ export class FileSink implements EventSink {
 
   deliverActions(events: readonly ActionEvent[]): Promise<void> {
     return events.length === 0 ? Promise.resolve() : this.append(actionEventsToNdjson(events));
+  }
+
+  deliverPosture(events: readonly PostureEvent[]): Promise<void> {
+    return events.length === 0 ? Promise.resolve() : this.append(postureEventsToNdjson(events));
   }
 
   /** One append at a time: a large appendFile is several writes, which two callers could interleave. */

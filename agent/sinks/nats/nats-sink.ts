@@ -2,6 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { AuditTimeReader } from '../../audit-time.js';
 import type { KernwatchEvent } from '../../events.js';
+import { postureEventToJson, type PostureEvent } from '../../posture/posture-event.js';
 import { actionEventToJson, type ActionEvent } from '../../responders/action-event.js';
 import { RetryBackoff } from '../../retry-backoff.js';
 import type { Logger } from '../../telemetry/logger.js';
@@ -10,7 +11,13 @@ import { eventToJson } from '../event-json.js';
 import type { EventSink } from '../event-sink.js';
 import { DiskSpool, type DiskSpoolOptions } from './disk-spool.js';
 import { natsConnectionOptions, type NatsConnectSettings, type ReconnectDelay } from './nats-connection.js';
-import { ACTION_SUBJECT_PREFIX, actionSubject, denialSubject } from './nats-subjects.js';
+import {
+  ACTION_SUBJECT_PREFIX,
+  actionSubject,
+  denialSubject,
+  POSTURE_SUBJECT_PREFIX,
+  postureSubject,
+} from './nats-subjects.js';
 import { JetStreamPublisher, publishPipelined } from './pipelined-publish.js';
 import type { SpoolMessage } from './spool-record.js';
 import { ensureStream, type StreamWish } from './stream-setup.js';
@@ -147,6 +154,12 @@ export class NatsSink implements EventSink {
     return this.enqueue(() => events.map(actionMessage));
   }
 
+  /** Posture changes on `kernwatch.v1.posture.<node>`, through the same acks and spool. */
+  deliverPosture(events: readonly PostureEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    return this.enqueue(() => events.map(postureMessage));
+  }
+
   private enqueue(messages: () => SpoolMessage[]): Promise<void> {
     const run = this.deliverLock.then(() => this.deliverNow(messages()));
     this.deliverLock = run.catch(() => undefined);
@@ -214,8 +227,9 @@ export class NatsSink implements EventSink {
         ? {}
         : {
             onAck: (m: SpoolMessage) => {
-              // Action events carry their decision time, not an audit time: not part of the histogram.
-              if (m.subject.startsWith(ACTION_SUBJECT_PREFIX)) return;
+              // Action and posture events carry their own time, not an audit time: not in the histogram.
+              if (m.subject.startsWith(ACTION_SUBJECT_PREFIX) || m.subject.startsWith(POSTURE_SUBJECT_PREFIX))
+                return;
               onAckLatency(Math.max(0, Date.now() - m.auditMs) / 1000);
             },
           }),
@@ -393,6 +407,15 @@ function newSignal(): { promise: Promise<void>; resolve: () => void } {
     resolve = r;
   });
   return { promise, resolve };
+}
+
+function postureMessage(e: PostureEvent): SpoolMessage {
+  return {
+    subject: postureSubject(e.node),
+    id: e.id,
+    auditMs: Date.parse(e.time),
+    data: Buffer.from(postureEventToJson(e)),
+  };
 }
 
 function actionMessage(e: ActionEvent): SpoolMessage {

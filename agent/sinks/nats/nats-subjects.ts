@@ -36,8 +36,11 @@ export function actionSubject(node: string): string {
   return `${ACTION_SUBJECT_PREFIX}${subjectToken(node)}`;
 }
 
+/** Every posture subject starts with it. */
+export const POSTURE_SUBJECT_PREFIX = `${SUBJECT_ROOT}.posture.`;
+
 export function postureSubject(node: string): string {
-  return `${SUBJECT_ROOT}.posture.${subjectToken(node)}`;
+  return `${POSTURE_SUBJECT_PREFIX}${subjectToken(node)}`;
 }
 
 /** A consumer's filter over denials: any of node, kind, namespace left out matches all. */

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { KernwatchEvent } from '../../events.js';
 import { ERROR_CODES, KernwatchError } from '../../errors.js';
+import { postureEventsToNdjson, type PostureEvent } from '../../posture/posture-event.js';
 import { actionEventsToNdjson, type ActionEvent } from '../../responders/action-event.js';
 import { eventsToNdjson } from '../event-json.js';
 import type { EventSink } from '../event-sink.js';
@@ -24,6 +25,11 @@ export class StdoutSink implements EventSink {
   async deliverActions(events: readonly ActionEvent[]): Promise<void> {
     if (events.length === 0) return;
     await this.write(actionEventsToNdjson(events));
+  }
+
+  async deliverPosture(events: readonly PostureEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.write(postureEventsToNdjson(events));
   }
 
   private async write(text: string): Promise<void> {

@@ -1,0 +1,56 @@
+import { parseArgs } from 'node:util';
+import type { ConfigOverrides } from '../config/config-loader.js';
+import { sinkFromSpec } from '../config/config-loader.js';
+import { UsageError } from '../errors.js';
+
+export const POSTURE_USAGE = `Usage: kernwatch posture [--json] [--config FILE] [--node NAME] [--cri-socket PATH]
+                         [--proc-root DIR] [--kubeconfig FILE] [--nats URL]
+
+The confinement of every running container on this node against the container security policy: what the
+kernel enforces (seccomp, no_new_privs, capabilities, AppArmor/SELinux label, read-only root, uid, from
+/proc) and what the pod spec asks (from the API server: seccomp profile and whether it can log, privilege
+escalation, read-only root, non-root, capabilities, NetworkPolicy coverage). Each check is pass, fail or
+unknown (never pass when it cannot be known), with the policy section and a fix.
+  --json   the report as JSON ({"node", "containers": [{"id", "name", "pid", "pod", "checks": [...]}]})
+  --nats   also publish one posture event per container on kernwatch.v1.posture.<node>
+Exit 1 when any check fails, 0 otherwise.`;
+
+export interface PostureArgs {
+  json: boolean;
+  configPath?: string;
+  overrides: ConfigOverrides;
+}
+
+export function parsePostureArgs(argv: string[]): PostureArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        json: { type: 'boolean' },
+        config: { type: 'string', short: 'c' },
+        node: { type: 'string' },
+        'cri-socket': { type: 'string' },
+        'proc-root': { type: 'string' },
+        kubeconfig: { type: 'string' },
+        nats: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: false,
+      strict: true,
+    });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err), { cause: err });
+  }
+  const v = parsed.values;
+  if (v.help === true) throw new UsageError(POSTURE_USAGE);
+  const overrides: ConfigOverrides = {};
+  if (v.node !== undefined) overrides.node = v.node;
+  if (v['cri-socket'] !== undefined) overrides.criSocket = v['cri-socket'];
+  if (v['proc-root'] !== undefined) overrides.procRoot = v['proc-root'];
+  if (v.kubeconfig !== undefined) overrides.kubeconfig = v.kubeconfig;
+  if (v.nats !== undefined) overrides.sinks = [sinkFromSpec(v.nats)];
+  const out: PostureArgs = { json: v.json === true, overrides };
+  if (v.config !== undefined) out.configPath = v.config;
+  return out;
+}

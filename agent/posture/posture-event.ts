@@ -1,0 +1,57 @@
+import type { CheckId, ContainerPosture, PostureCheck } from './posture-types.js';
+
+/**
+ * A container's posture when it changed (or was first seen), published on `kernwatch.v1.posture.<node>`
+ * and written by the stdout and file sinks beside the denials. Field names are a public contract.
+ */
+export const POSTURE_SCHEMA = 'kernwatch.v1.posture' as const;
+
+export interface PostureEvent {
+  schema: typeof POSTURE_SCHEMA;
+  /** `<node>:<container id>:<digest of the checks' statuses>`: the same posture gives the same id. */
+  id: string;
+  /** ISO-8601 UTC of the scan. */
+  time: string;
+  node: string;
+  container: { id: string; name: string };
+  pid?: number;
+  pod?: { name: string; namespace: string };
+  /** Check ids whose status differs from the last posture published for this container (all, when new). */
+  changed: CheckId[];
+  /** Checks whose status is `fail`. */
+  findings: number;
+  checks: PostureCheck[];
+}
+
+export function postureEventToJson(e: PostureEvent): string {
+  const ordered: Record<string, unknown> = {
+    schema: e.schema,
+    id: e.id,
+    time: e.time,
+    node: e.node,
+    container: e.container,
+  };
+  if (e.pid !== undefined) ordered.pid = e.pid;
+  if (e.pod !== undefined) ordered.pod = e.pod;
+  ordered.changed = e.changed;
+  ordered.findings = e.findings;
+  ordered.checks = e.checks.map((c) => ({
+    id: c.id,
+    section: c.section,
+    status: c.status,
+    detail: c.detail,
+    fix: c.fix,
+  }));
+  return JSON.stringify(ordered);
+}
+
+export function postureEventsToNdjson(events: readonly PostureEvent[]): string {
+  let text = '';
+  for (const e of events) text += `${postureEventToJson(e)}\n`;
+  return text;
+}
+
+/** What identifies a posture for change detection: each check's status (details may carry counts). */
+export function postureSignature(container: ContainerPosture): string {
+  return container.checks.map((c) => `${c.id}=${c.status}`).join(',');
+}
