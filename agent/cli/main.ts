@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { ConfigError, ERROR_CODES, KernwatchError, UsageError } from '../errors.js';
 import { formatSummary, parseParseArgs, PARSE_USAGE, runParse } from './parse.js';
+import { runPosture } from './posture.js';
+import { parsePostureArgs, POSTURE_USAGE } from './posture-args.js';
 import { parseQuarantineArgs, QUARANTINE_USAGE, runQuarantine } from './quarantine.js';
 import { runAgent } from './run.js';
 import { parseRunArgs, RUN_USAGE } from './run-args.js';
@@ -14,6 +16,7 @@ Commands:
   parse    read audit records from files or stdin, one event per kernel denial
   watch    follow the live feed of denial events from NATS, one readable line per event
   quarantine  list or release the quarantines kernwatch's responses put in place on this node
+  posture  the confinement of every container on this node, checked against the policy
 
 Run 'kernwatch <command> --help' for a command's options.
 
@@ -23,7 +26,9 @@ ${PARSE_USAGE}
 
 ${WATCH_USAGE}
 
-${QUARANTINE_USAGE}`;
+${QUARANTINE_USAGE}
+
+${POSTURE_USAGE}`;
 
 export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
 const RUN_EXIT_GRACE_MS = 2000;
@@ -63,6 +68,11 @@ export async function main(argv: string[]): Promise<number> {
         setTimeout(() => process.exit(code), RUN_EXIT_GRACE_MS).unref();
         return code;
       }
+      case 'posture': {
+        const code = await runPosture(parsePostureArgs(rest), process.stdout);
+        setTimeout(() => process.exit(code), RUN_EXIT_GRACE_MS).unref();
+        return code;
+      }
       case '--help':
       case '-h':
       case 'help':
@@ -76,7 +86,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (
       err instanceof UsageError &&
-      [PARSE_USAGE, RUN_USAGE, WATCH_USAGE, QUARANTINE_USAGE].includes(err.message)
+      [PARSE_USAGE, RUN_USAGE, WATCH_USAGE, QUARANTINE_USAGE, POSTURE_USAGE].includes(err.message)
     ) {
       process.stdout.write(`${err.message}\n`);
       return EXIT.ok;

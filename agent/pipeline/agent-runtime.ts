@@ -1,10 +1,11 @@
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Histogram } from 'prom-client';
 import { Attributor, type ContainerLookup, type PodLookup } from '../attribute/attributor.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ContainerDirectory } from '../attribute/cri/container-directory.js';
+import { CriClient } from '../attribute/cri/cri-client.js';
+import { findCriSocket } from '../attribute/cri/cri-sockets.js';
 import { loadKubeConfig } from '../attribute/pods/kube-config.js';
 import { PodStore } from '../attribute/pods/pod-store.js';
 import { ProcessTable } from '../attribute/proc/process-table.js';
@@ -21,6 +22,8 @@ import type { EventSink } from '../sinks/event-sink.js';
 import { FalcoHttpSink } from '../sinks/falco-http/falco-http-sink.js';
 import { FileSink } from '../sinks/file/file-sink.js';
 import { PodEventReporter } from '../sinks/k8s-events/pod-event-reporter.js';
+import { PostureMonitor } from '../posture/posture-monitor.js';
+import { scanPosture } from '../posture/posture-scan.js';
 import { Responder } from '../responders/responder.js';
 import { NatsSink } from '../sinks/nats/nats-sink.js';
 import { StdoutSink } from '../sinks/stdout/stdout-sink.js';
@@ -35,15 +38,6 @@ import { BatchQueue } from './batch-queue.js';
 import { NoiseFilter } from './noise/noise-filter.js';
 import { RecentEventIds } from './recent-event-ids.js';
 import { SourceChain } from './source-chain.js';
-
-/** Where containerd and CRI-O put their sockets on common distributions, in order of preference. */
-const WELL_KNOWN_CRI_SOCKETS = [
-  '/run/containerd/containerd.sock',
-  '/run/crio/crio.sock',
-  '/run/k3s/containerd/containerd.sock',
-  '/var/run/containerd/containerd.sock',
-  '/var/run/crio/crio.sock',
-] as const;
 
 const SHUTDOWN_DRAIN_MS = 10_000;
 const WAITING_SOURCE_QUEUE = { batches: 8, lines: 16_384 } as const;
@@ -88,6 +82,9 @@ export class AgentRuntime {
   private criSocket: string | undefined;
   /** Automated responses, when rules are configured (started with the sinks). */
   responder: Responder | undefined;
+  /** Periodic posture of every running container (with a CRI socket and posture.enabled). */
+  posture: PostureMonitor | undefined;
+  private postureCri: CriClient | undefined;
   private running: Promise<void>[] = [];
   private stopped = false;
   private failChain: (err: Error) => void = () => undefined;
@@ -103,7 +100,7 @@ export class AgentRuntime {
       maxEntries: config.attribution.maxProcesses,
       log: log.child({ component: 'processes' }),
     });
-    const socket = config.cri.socket ?? WELL_KNOWN_CRI_SOCKETS.find((p) => existsSync(p));
+    const socket = config.cri.socket ?? findCriSocket();
     this.criSocket = socket;
     if (socket !== undefined) {
       this.containers = new ContainerDirectory({
@@ -207,6 +204,7 @@ export class AgentRuntime {
       });
       // A best-effort sink like the Events reporter: rules are evaluated in memory, responses on its own queue.
       if (this.responder !== undefined) this.sinks.push(this.responder.runner);
+      this.startPosture();
     } catch (err) {
       await this.stop();
       throw err;
@@ -264,6 +262,8 @@ export class AgentRuntime {
     await sourcesStopped;
     // Before the sinks close: the last decisions are published through them.
     await this.responder?.stop();
+    await this.posture?.stop();
+    this.postureCri?.close();
     this.processes.stop();
     await this.containers?.stop();
     await this.pods?.stop();
@@ -303,6 +303,31 @@ export class AgentRuntime {
       { attribution: this.attributor.counters, processes: this.processes.counters() },
       'Attribution summary.',
     );
+  }
+
+  private startPosture(): void {
+    const { config, log } = this.o;
+    const socket = this.criSocket;
+    if (!config.posture.enabled || socket === undefined) return;
+    const cri = new CriClient({ socketPath: socket, callTimeoutMs: config.cri.timeout });
+    this.postureCri = cri;
+    const kubeConfig = this.kubeConfig;
+    const postureLog = log.child({ component: 'posture' });
+    this.posture = new PostureMonitor({
+      node: this.o.node,
+      intervalMs: config.posture.interval,
+      log: postureLog,
+      sinks: () => this.sinks,
+      scan: () =>
+        scanPosture({
+          node: this.o.node,
+          procRoot: config.procRoot,
+          cri,
+          log: postureLog,
+          ...(kubeConfig === undefined ? {} : { kubeConfig }),
+        }),
+    });
+    this.posture.start();
   }
 
   private async autoDetected(): Promise<SourceConfig> {

@@ -1,4 +1,5 @@
-import type { CheckId, ContainerPosture, PostureCheck } from './posture-types.js';
+import { createHash } from 'node:crypto';
+import { CHECK_STATUS, type CheckId, type ContainerPosture, type PostureCheck } from './posture-types.js';
 
 /**
  * A container's posture when it changed (or was first seen), published on `kernwatch.v1.posture.<node>`
@@ -54,4 +55,27 @@ export function postureEventsToNdjson(events: readonly PostureEvent[]): string {
 /** What identifies a posture for change detection: each check's status (details may carry counts). */
 export function postureSignature(container: ContainerPosture): string {
   return container.checks.map((c) => `${c.id}=${c.status}`).join(',');
+}
+
+/** The event for one container's posture; its id is the same for the same statuses. */
+export function postureEventOf(
+  node: string,
+  c: ContainerPosture,
+  changed: readonly CheckId[],
+  time: string,
+): PostureEvent {
+  const digest = createHash('sha256').update(postureSignature(c)).digest('hex').slice(0, 16);
+  const event: PostureEvent = {
+    schema: POSTURE_SCHEMA,
+    id: `${node}:${c.id}:${digest}`,
+    time,
+    node,
+    container: { id: c.id, name: c.name },
+    changed: [...changed],
+    findings: c.checks.filter((k) => k.status === CHECK_STATUS.fail).length,
+    checks: c.checks,
+  };
+  if (c.pid !== undefined) event.pid = c.pid;
+  if (c.pod !== undefined) event.pod = c.pod;
+  return event;
 }

@@ -67,6 +67,15 @@ export function postureTable(report: PostureReport): string {
     `${containers}: ${String(findings)} ${findings === 1 ? 'finding' : 'findings'} ` +
       `(${String(c.fail)} fail, ${String(c.unknown)} unknown), ${String(c.pass)} pass`,
   );
+  // What to do about each finding: the table says where, these lines say what and how to fix it.
+  for (const container of report.containers) {
+    const where = `${container.pod === undefined ? '-' : `${container.pod.namespace}/${container.pod.name}`} ${container.name}`;
+    for (const check of container.checks) {
+      if (check.status === CHECK_STATUS.pass) continue;
+      lines.push(`${printable(where)} ${check.id} ${check.status}: ${printable(check.detail)}`);
+      lines.push(`    fix: ${printable(check.fix)}`);
+    }
+  }
   return `${lines.join('\n')}\n`;
 }
 

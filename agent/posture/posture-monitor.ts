@@ -1,14 +1,12 @@
 import type { EventSink } from '../sinks/event-sink.js';
 import type { Logger } from '../telemetry/logger.js';
-import { POSTURE_SCHEMA, postureSignature, type PostureEvent } from './posture-event.js';
+import { postureEventOf, postureSignature, type PostureEvent } from './posture-event.js';
 import {
-  CHECK_STATUS,
   type CheckId,
   type CheckStatus,
   type ContainerPosture,
   type PostureReport,
 } from './posture-types.js';
-import { createHash } from 'node:crypto';
 
 export interface PostureMonitorOptions {
   node: string;
@@ -120,7 +118,7 @@ export class PostureMonitor {
       if (before?.signature === signature) continue;
       const changed = c.checks.filter((k) => before?.statuses.get(k.id) !== k.status).map((k) => k.id);
       this.remember(c, signature);
-      events.push(eventOf(report.node, c, changed, signature, time));
+      events.push(postureEventOf(report.node, c, changed, time));
     }
     // A container that stopped is forgotten: if it comes back, it is new again.
     for (const id of [...this.last.keys()]) if (!seen.has(id)) this.last.delete(id);
@@ -135,29 +133,6 @@ export class PostureMonitor {
     }
     this.last.set(c.id, { signature, statuses: new Map(c.checks.map((k) => [k.id, k.status])) });
   }
-}
-
-function eventOf(
-  node: string,
-  c: ContainerPosture,
-  changed: CheckId[],
-  signature: string,
-  time: string,
-): PostureEvent {
-  const digest = createHash('sha256').update(signature).digest('hex').slice(0, 16);
-  const event: PostureEvent = {
-    schema: POSTURE_SCHEMA,
-    id: `${node}:${c.id}:${digest}`,
-    time,
-    node,
-    container: { id: c.id, name: c.name },
-    changed,
-    findings: c.checks.filter((k) => k.status === CHECK_STATUS.fail).length,
-    checks: c.checks,
-  };
-  if (c.pid !== undefined) event.pid = c.pid;
-  if (c.pod !== undefined) event.pod = c.pod;
-  return event;
 }
 
 function countsOf(containers: readonly ContainerPosture[]): PostureCount[] {

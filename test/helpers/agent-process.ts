@@ -72,17 +72,19 @@ export function startAgent(
 /** Events from an NDJSON text (a file sink's file, or the agent's stdout). */
 export function eventsIn(text: string): KernwatchEvent[] {
   // The agent may be writing while we read: a line without its newline yet is not an event yet.
-  return text
-    .slice(0, text.lastIndexOf('\n') + 1)
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as KernwatchEvent);
+  return (
+    text
+      .slice(0, text.lastIndexOf('\n') + 1)
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as KernwatchEvent)
+      // Denials only: action and posture events share the stream under their own schema.
+      .filter((e) => e.schema === 'kernwatch.v1')
+  );
 }
 
 export function eventsInFile(path: string): KernwatchEvent[] {
-  return existsSync(path)
-    ? eventsIn(readFileSync(path, 'utf8')).filter((e) => e.schema === 'kernwatch.v1')
-    : [];
+  return existsSync(path) ? eventsIn(readFileSync(path, 'utf8')) : [];
 }
 
 /** Response decisions (schema kernwatch.v1.action) from a file sink's file. */

@@ -96,7 +96,8 @@ const STRAY: ContainerPosture = { id: ID_PAUSE, name: 'stray', checks: postureCh
 const REPORT: PostureReport = { node: 'node-a', containers: [WEB, WORKER, STRAY] };
 
 test('the table lines up one row per container with a status per check, then the counts', () => {
-  expect(postureTable(REPORT)).toBe(
+  const table = postureTable(REPORT);
+  expect(table.split('\n').slice(0, 5).join('\n') + '\n').toBe(
     [
       'NAMESPACE/POD             CONTAINER  SECCOMP  SECCOMP_LOGGING  NO_NEW_PRIVS  CAPABILITIES  MAC   READONLY_ROOT  RUN_AS_NON_ROOT  NETWORK_POLICY',
       'shop/web-7d4b9c6f5-x2x8q  web        pass     pass             pass          pass          pass  pass           pass             pass',
@@ -106,6 +107,13 @@ test('the table lines up one row per container with a status per check, then the
       '',
     ].join('\n'),
   );
+  // Then each finding with its detail and fix: 4 fails and 8 unknowns, two lines each.
+  const findings = table.split('\n').slice(5, -1);
+  expect(findings).toHaveLength(24);
+  const worker = REPORT.containers[1];
+  const failed = worker?.checks.find((c) => c.status === 'fail');
+  expect(findings[0]).toBe(`batch/jobs-0 worker ${failed?.id ?? ''} fail: ${failed?.detail ?? ''}`);
+  expect(findings[1]).toBe(`    fix: ${failed?.fix ?? ''}`);
 });
 
 test('an empty report is the header and a zero count', () => {
@@ -120,7 +128,12 @@ test('a single finding is singular', () => {
     c.id === 'mac' ? { ...c, status: 'fail', fix: 'x' } : c,
   );
   const table = postureTable({ node: 'n', containers: [{ id: ID_WEB, name: 'web', checks }] });
-  expect(table.split('\n').at(-2)).toBe('1 container: 1 finding (1 fail, 0 unknown), 7 pass');
+  expect(table.split('\n')[2]).toBe('1 container: 1 finding (1 fail, 0 unknown), 7 pass');
+  expect(table.split('\n').slice(3)).toEqual([
+    `- web mac fail: ${checks.find((c) => c.id === 'mac')?.detail ?? ''}`,
+    '    fix: x',
+    '',
+  ]);
 });
 
 test('control characters in a runtime-given name do not reach the terminal', () => {

@@ -1,0 +1,65 @@
+import { CriClient } from '../attribute/cri/cri-client.js';
+import { findCriSocket } from '../attribute/cri/cri-sockets.js';
+import { loadKubeConfig } from '../attribute/pods/kube-config.js';
+import { loadConfig } from '../config/config-loader.js';
+import { ERROR_CODES, KernwatchError } from '../errors.js';
+import { postureEventOf } from '../posture/posture-event.js';
+import { findingsOf, postureJson, postureTable } from '../posture/posture-format.js';
+import { publishPostureEvents } from '../posture/posture-publish.js';
+import { scanPosture } from '../posture/posture-scan.js';
+import { createLogger } from '../telemetry/logger.js';
+import { resolveNodeName } from './node-name.js';
+import type { PostureArgs } from './posture-args.js';
+
+/** `kernwatch posture`: one scan, printed; exit 1 when any check is not a pass. */
+export async function runPosture(args: PostureArgs, out: NodeJS.WritableStream): Promise<number> {
+  const config = await loadConfig(args.configPath, args.overrides);
+  const node = resolveNodeName(config.node === '' ? undefined : config.node);
+  const log = createLogger(config.log.level === 'info' ? 'warn' : config.log.level);
+  const socket = config.cri.socket ?? findCriSocket();
+  if (socket === undefined) {
+    throw new KernwatchError(
+      ERROR_CODES.attribution,
+      'No CRI socket found: posture lists containers through the runtime (give --cri-socket PATH).',
+    );
+  }
+  const kubeconfigPath = config.kubernetes.kubeconfig;
+  const kubeConfig = config.kubernetes.enabled
+    ? loadKubeConfig(kubeconfigPath === undefined ? {} : { kubeconfigPath })
+    : undefined;
+  const cri = new CriClient({ socketPath: socket, callTimeoutMs: config.cri.timeout });
+  let report;
+  try {
+    report = await scanPosture({
+      node,
+      procRoot: config.procRoot,
+      cri,
+      log,
+      ...(kubeConfig === undefined ? {} : { kubeConfig }),
+    });
+  } catch (err) {
+    throw new KernwatchError(ERROR_CODES.attribution, `Cannot list containers through ${socket}`, {
+      cause: err,
+    });
+  } finally {
+    cri.close();
+  }
+  if (kubeConfig === undefined) {
+    log.warn('No API server: the spec and NetworkPolicy parts of the checks are unknown.');
+  }
+  out.write(args.json ? postureJson(report) : postureTable(report));
+  const time = new Date().toISOString();
+  for (const sink of config.sinks) {
+    if (sink.type !== 'nats') continue;
+    const events = report.containers.map((c) =>
+      postureEventOf(
+        node,
+        c,
+        c.checks.map((k) => k.id),
+        time,
+      ),
+    );
+    await publishPostureEvents(sink, node, events, log);
+  }
+  return findingsOf(report) > 0 ? 1 : 0;
+}
