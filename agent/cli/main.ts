@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError, ERROR_CODES, KernwatchError, UsageError } from '../errors.js';
 import { formatSummary, parseParseArgs, PARSE_USAGE, runParse } from './parse.js';
+import { DOCTOR_USAGE, parseDoctorArgs, runDoctor } from './doctor.js';
 import { runPosture } from './posture.js';
 import { parsePostureArgs, POSTURE_USAGE } from './posture-args.js';
 import { parseQuarantineArgs, QUARANTINE_USAGE, runQuarantine } from './quarantine.js';
@@ -17,6 +18,7 @@ Commands:
   watch    follow the live feed of denial events from NATS, one readable line per event
   quarantine  list or release the quarantines kernwatch's responses put in place on this node
   posture  the confinement of every container on this node, checked against the policy
+  doctor   can this node report? auditd, audit and seccomp settings, LSMs, runtime, NATS, API access
 
 Run 'kernwatch <command> --help' for a command's options.
 
@@ -28,7 +30,9 @@ ${WATCH_USAGE}
 
 ${QUARANTINE_USAGE}
 
-${POSTURE_USAGE}`;
+${POSTURE_USAGE}
+
+${DOCTOR_USAGE}`;
 
 export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
 const RUN_EXIT_GRACE_MS = 2000;
@@ -68,6 +72,11 @@ export async function main(argv: string[]): Promise<number> {
         setTimeout(() => process.exit(code), RUN_EXIT_GRACE_MS).unref();
         return code;
       }
+      case 'doctor': {
+        const code = await runDoctor(parseDoctorArgs(rest), process.stdout, process.stderr);
+        setTimeout(() => process.exit(code), RUN_EXIT_GRACE_MS).unref();
+        return code;
+      }
       case 'posture': {
         const code = await runPosture(parsePostureArgs(rest), process.stdout);
         setTimeout(() => process.exit(code), RUN_EXIT_GRACE_MS).unref();
@@ -86,7 +95,9 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (
       err instanceof UsageError &&
-      [PARSE_USAGE, RUN_USAGE, WATCH_USAGE, QUARANTINE_USAGE, POSTURE_USAGE].includes(err.message)
+      [PARSE_USAGE, RUN_USAGE, WATCH_USAGE, QUARANTINE_USAGE, POSTURE_USAGE, DOCTOR_USAGE].includes(
+        err.message,
+      )
     ) {
       process.stdout.write(`${err.message}\n`);
       return EXIT.ok;

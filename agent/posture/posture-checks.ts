@@ -414,8 +414,11 @@ function macCheck({ kernel, intent, lsm }: PostureInput): PostureCheck {
     const selinux =
       lsm.active === undefined ? lsm.selinuxEnforcing !== undefined : lsm.active.includes('selinux');
     if (!apparmor && !selinux) {
+      // securityfs unmounted, but the process's own attr/current answered that no LSM labels it (EINVAL):
+      // the kernel itself says no MAC runs.
+      const kernelSaysNone = kernel !== undefined && kernel.mac.kind === MAC_KIND.none;
       outcome =
-        lsm.active === undefined
+        lsm.active === undefined && !kernelSaysNone
           ? unknown(
               'no AppArmor or SELinux seen on this node (/sys/kernel/security/lsm not readable)',
               "mount the host's /sys into kernwatch (hostPath) so /sys/kernel/security/lsm can be read",

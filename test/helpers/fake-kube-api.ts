@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FakeKubeAccess, SELF_SUBJECT_ACCESS_REVIEW_PATH, type AccessRule } from './fake-kube-access.js';
 import { DAEMON_SETS, DEPLOYMENTS, REPLICA_SETS, STATEFUL_SETS } from './fake-kube-apps.js';
 import {
   parseDeleteOptions,
@@ -40,6 +41,13 @@ import {
 } from './fake-kube-store.js';
 
 export type { KubeObject, KubeObjectMeta, OwnerReference, ResourceType } from './fake-kube-store.js';
+export {
+  FakeKubeAccess,
+  SELF_SUBJECT_ACCESS_REVIEW_PATH,
+  type AccessAttributes,
+  type AccessDecision,
+  type AccessRule,
+} from './fake-kube-access.js';
 export { KUBE_VERB, type KubeVerb } from './fake-kube-store.js';
 export type { KubeStatus, KubeSuccessStatus } from './fake-kube-status.js';
 export type { DeleteOptions } from './fake-kube-delete.js';
@@ -86,6 +94,10 @@ export {
  *   real defaulting and validation.
  * - apps/v1 ReplicaSets, StatefulSets, Deployments, DaemonSets: get, list, watch (see fake-kube-apps.ts
  *   for builders).
+ * - authorization.k8s.io/v1 SelfSubjectAccessReviews: POST (201 with the spec echoed and status {allowed,
+ *   reason?, denied?}; 400 / 422 as the real server). What is allowed is RBAC-like rules the test sets
+ *   (`allowOnly`, `denyExplicitly`; default: everything), and every other request is authorized by the
+ *   same rules: a denied one gets the real 403 Forbidden (see fake-kube-access.ts).
  * DELETE also honours finalizers (an object with finalizers is only marked) and the garbage collector's
  * orphan / foregroundDeletion finalizers for propagationPolicy. Tests can fail the next N requests of a
  * verb (`failRequests`: 500, 429 with Retry-After, 503…) or hold them (`delayRequests`); a held request is
@@ -191,6 +203,8 @@ interface Route {
 export class FakeKubeApi {
   readonly token: string;
   readonly requests: RecordedRequest[] = [];
+  /** Who may do what (default: everything); `allowOnly` and `denyExplicitly` change it. */
+  readonly access = new FakeKubeAccess();
   private readonly server: Server;
   private readonly clock = new ResourceVersionClock();
   private readonly stores = new Map<string, ResourceStore>();
@@ -425,6 +439,24 @@ export class FakeKubeApi {
     for (const watcher of [...this.watchers]) this.endWatch(watcher);
   }
 
+  /**
+   * From now on only what these rules grant is allowed (RBAC-like: '*' wildcards, a rule without a
+   * namespace is cluster-wide): other requests get 403, SelfSubjectAccessReviews answer allowed: false.
+   */
+  allowOnly(rules: readonly AccessRule[]): void {
+    this.access.allowOnly(rules);
+  }
+
+  /** Everything allowed again (the default). */
+  allowAll(): void {
+    this.access.allowAll();
+  }
+
+  /** An explicit Deny (as a webhook authorizer gives): reviews answer denied: true with this reason. */
+  denyExplicitly(rule: AccessRule, reason: string): void {
+    this.access.deny(rule, reason);
+  }
+
   /** Answers the next request with this verb on this resource with `code` (e.g. 500, 403, 429). */
   failNext(verb: KubeVerb, code: number, reason: string, message: string, resource = PODS.plural): void {
     this.failRequests({ verb, resource, code, reason, message });
@@ -536,6 +568,10 @@ export class FakeKubeApi {
       reply(kubeStatus(401, 'Unauthorized', 'Unauthorized'));
       return;
     }
+    if (url.pathname === SELF_SUBJECT_ACCESS_REVIEW_PATH) {
+      this.handleAccessReview(req, recorded, send, reply);
+      return;
+    }
     const route = this.route(url.pathname);
     if (route === undefined) {
       reply(kubeStatus(404, 'NotFound', 'the server could not find the requested resource'));
@@ -547,6 +583,19 @@ export class FakeKubeApi {
     recorded.resource = route.type.plural;
     if (watch === undefined) {
       reply(kubeStatus(400, 'BadRequest', `invalid boolean value for watch: ${query.watch ?? ''}`));
+      return;
+    }
+    const attributes = {
+      verb,
+      group: route.type.group,
+      resource: route.type.plural,
+      namespace: route.namespace ?? '',
+      name: route.name ?? '',
+    };
+    const decision = this.access.decide(attributes);
+    if (!decision.allowed) {
+      // The authorization filter answers before the handler reads the body or any injection applies.
+      reply(this.access.forbidden(attributes, decision.denied === true ? (decision.reason ?? '') : ''));
       return;
     }
     // Injections are taken in arrival order, so "the next N requests" means exactly those.
@@ -568,6 +617,45 @@ export class FakeKubeApi {
       if (delay !== undefined) await this.hold(delay.ms);
       if (this.closed) return;
       this.serve({ route, verb, query, body, contentType, res, send, reply }, failure);
+    })();
+  }
+
+  /**
+   * POST selfsubjectaccessreviews: not stored, answered from the access rules (201). Other methods are
+   * 405; injected failures and delays for `create` on `selfsubjectaccessreviews` apply.
+   */
+  private handleAccessReview(
+    req: IncomingMessage,
+    recorded: RecordedRequest,
+    send: Send,
+    reply: Reply,
+  ): void {
+    recorded.resource = 'selfsubjectaccessreviews';
+    if (req.method !== 'POST') {
+      recorded.verb = verbOf(req.method ?? 'GET', false, false);
+      reply(
+        kubeStatus(
+          405,
+          'MethodNotAllowed',
+          'the server does not allow this method on the requested resource',
+        ),
+      );
+      return;
+    }
+    recorded.verb = KUBE_VERB.create;
+    const delay = takeInjected(this.delays, KUBE_VERB.create, 'selfsubjectaccessreviews');
+    const failure = takeInjected(this.failures, KUBE_VERB.create, 'selfsubjectaccessreviews');
+    void (async () => {
+      const body = await readBody(req);
+      recorded.body = body;
+      if (delay !== undefined) await this.hold(delay.ms);
+      if (this.closed) return;
+      if (failure !== undefined) {
+        reply(failure.status, failure.headers);
+        return;
+      }
+      const answer = this.access.review(body);
+      send(answer.code, answer.body);
     })();
   }
 

@@ -227,7 +227,9 @@ describe.skipIf(skip)('kernwatch posture with real containers', () => {
       expect(table).toContain(`${NAMESPACE}/${name}`);
     expect(table).toContain('SECCOMP_LOGGING');
     expect(table).toContain(`${NAMESPACE}/plain app seccomp fail: kernel: no seccomp filter`);
-    expect(table).toContain('    fix: set securityContext.seccompProfile.type: RuntimeDefault (or Localhost)');
+    expect(table).toContain(
+      '    fix: set securityContext.seccompProfile.type: RuntimeDefault (or Localhost)',
+    );
   });
 
   test('without an API server, spec and network checks are unknown, kernel checks still known', async () => {

@@ -584,10 +584,23 @@ describe('mac', () => {
     });
   });
 
-  test('no MAC label and securityfs not readable is unknown', () => {
+  test('securityfs not readable, but the process has no MAC label: the kernel says no MAC runs (unknown)', () => {
     expect(
       checkOf('mac', {
         ...kernel({ mac: { kind: 'none' } }),
+        lsm: { active: undefined, apparmorEnabled: false },
+      }),
+    ).toMatchObject({
+      status: 'unknown',
+      detail: 'no AppArmor or SELinux is active on this node',
+      fix: 'enable AppArmor or SELinux on the node, then give the pod a profile (appArmorProfile or seLinuxOptions)',
+    });
+  });
+
+  test('securityfs not readable and the process not readable either: unknown, mount /sys', () => {
+    expect(
+      checkOf('mac', {
+        kernel: undefined,
         lsm: { active: undefined, apparmorEnabled: false },
       }),
     ).toMatchObject({
