@@ -18,7 +18,7 @@ import { CHECK_ID, fail, oneLine, pass, warn, type CheckResult } from './doctor-
  */
 
 export interface ApiCheckOptions {
-  config: Pick<AgentConfig, 'kubernetes' | 'responses'>;
+  config: Pick<AgentConfig, 'kubernetes' | 'responses' | 'posture'>;
   timeoutMs: number;
   /** For tests: the in-cluster environment and whether a service account token is mounted. */
   env?: NodeJS.ProcessEnv;

@@ -22,7 +22,7 @@ export interface AccessNeed {
 
 type NeedInput = Omit<AccessNeed, 'usedBy'> & { usedBy: string };
 
-export function accessNeeds(config: Pick<AgentConfig, 'kubernetes' | 'responses'>): AccessNeed[] {
+export function accessNeeds(config: Pick<AgentConfig, 'kubernetes' | 'responses' | 'posture'>): AccessNeed[] {
   const needs: NeedInput[] = [
     // The node-scoped informer: list + watch with fieldSelector spec.nodeName (RBAC sees list/watch pods).
     { verb: 'list', group: '', resource: 'pods', usedBy: 'attribution', liveOnly: false },
@@ -45,6 +45,16 @@ export function accessNeeds(config: Pick<AgentConfig, 'kubernetes' | 'responses'
         liveOnly: false,
       },
     );
+  }
+  if (config.posture.enabled) {
+    // Posture's network_policy check lists the policies of each namespace with pods on the node.
+    needs.push({
+      verb: 'list',
+      group: 'networking.k8s.io',
+      resource: 'networkpolicies',
+      usedBy: 'posture',
+      liveOnly: false,
+    });
   }
   const rules = config.responses.rules;
   if (rules.length > 0) {

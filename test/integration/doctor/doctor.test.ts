@@ -311,7 +311,7 @@ describe.skipIf(why !== undefined)('kernwatch doctor on this machine', () => {
     expect(check(run, 'api')).toEqual({
       id: 'api',
       status: 'pass',
-      detail: `${api.url}: allowed list pods, watch pods, create events.k8s.io/events, patch events.k8s.io/events`,
+      detail: `${api.url}: allowed list pods, watch pods, create events.k8s.io/events, patch events.k8s.io/events, list networking.k8s.io/networkpolicies`,
       fix: '',
     });
   });
@@ -321,6 +321,7 @@ describe.skipIf(why !== undefined)('kernwatch doctor on this machine', () => {
       { verb: 'list', resource: 'pods' },
       { verb: 'create', resource: 'events', group: 'events.k8s.io' },
       { verb: 'patch', resource: 'events', group: 'events.k8s.io' },
+      { verb: 'list', resource: 'networkpolicies', group: 'networking.k8s.io' },
     ];
     api.allowOnly(rules);
     const run = await doctor(['--kubeconfig', join(dir, 'kubeconfig')]);
@@ -342,6 +343,7 @@ describe.skipIf(why !== undefined)('kernwatch doctor on this machine', () => {
       { verb: 'get', resource: 'statefulsets', group: 'apps' },
       { verb: 'get', resource: 'replicationcontrollers' },
       { verb: '*', resource: 'events', group: 'events.k8s.io' },
+      { verb: 'list', resource: 'networkpolicies', group: 'networking.k8s.io' },
     ]);
     const responses = (enabled: boolean): string => {
       const path = join(dir, `responses-${String(enabled)}.yaml`);

@@ -24,26 +24,29 @@ const rule = (name: string, actions: Record<string, unknown>[]): Record<string, 
   actions,
 });
 
-/** What a ClusterRole for attribution and Events alone grants. */
+/** What a ClusterRole for attribution, Events and posture alone grants. */
 const BASE_RULES: AccessRule[] = [
   { verb: 'list', resource: 'pods' },
   { verb: 'watch', resource: 'pods' },
   { verb: 'create', resource: 'events', group: 'events.k8s.io' },
   { verb: 'patch', resource: 'events', group: 'events.k8s.io' },
+  { verb: 'list', resource: 'networkpolicies', group: 'networking.k8s.io' },
 ];
 
 describe('accessNeeds', () => {
-  it('needs list/watch pods and Events by default', () => {
+  it('needs list/watch pods, Events and posture’s NetworkPolicy list by default', () => {
     expect(accessNeeds(config()).map((n) => [describeNeed(n), n.usedBy.join('+'), n.liveOnly])).toEqual([
       ['list pods', 'attribution', false],
       ['watch pods', 'attribution', false],
       ['create events.k8s.io/events', 'Kubernetes Events', false],
       ['patch events.k8s.io/events', 'Kubernetes Events', false],
+      ['list networking.k8s.io/networkpolicies', 'posture', false],
     ]);
-    expect(accessNeeds(config({ kubernetes: { events: { enabled: false } } })).map(describeNeed)).toEqual([
-      'list pods',
-      'watch pods',
-    ]);
+    expect(
+      accessNeeds(config({ kubernetes: { events: { enabled: false } }, posture: { enabled: false } })).map(
+        describeNeed,
+      ),
+    ).toEqual(['list pods', 'watch pods']);
   });
 
   it('adds what each configured response action calls (docs/responses.md, permissions)', () => {
@@ -67,6 +70,7 @@ describe('accessNeeds', () => {
       // The reporter's create is needed in dry-run too; k8s_event's only live: needed always.
       ['create events.k8s.io/events', 'Kubernetes Events+k8s_event', false],
       ['patch events.k8s.io/events', 'Kubernetes Events', false],
+      ['list networking.k8s.io/networkpolicies', 'posture+netpol_quarantine', false],
       ['get pods', 'responses', false],
       ['delete pods', 'delete_pod', true],
       ['get apps/replicasets', 'delete_pod', false],
@@ -74,7 +78,6 @@ describe('accessNeeds', () => {
       ['get replicationcontrollers', 'delete_pod', false],
       ['patch pods', 'label+netpol_quarantine', true],
       ['get networking.k8s.io/networkpolicies', 'netpol_quarantine', false],
-      ['list networking.k8s.io/networkpolicies', 'netpol_quarantine', false],
       ['create networking.k8s.io/networkpolicies', 'netpol_quarantine', true],
       ['delete networking.k8s.io/networkpolicies', 'netpol_quarantine', true],
     ]);
@@ -87,6 +90,7 @@ describe('accessNeeds', () => {
       'watch pods',
       'create events.k8s.io/events',
       'patch events.k8s.io/events',
+      'list networking.k8s.io/networkpolicies',
       'get pods',
       'delete pods',
       'get apps/replicasets',
@@ -139,13 +143,13 @@ describe('apiAccessCheck', () => {
     expect(await check()).toEqual({
       id: 'api',
       status: 'pass',
-      detail: `${api.url}: allowed list pods, watch pods, create events.k8s.io/events, patch events.k8s.io/events`,
+      detail: `${api.url}: allowed list pods, watch pods, create events.k8s.io/events, patch events.k8s.io/events, list networking.k8s.io/networkpolicies`,
       fix: '',
     });
-    expect(api.count('create', 'selfsubjectaccessreviews') - before).toBe(4);
+    expect(api.count('create', 'selfsubjectaccessreviews') - before).toBe(5);
     const bodies = api.requests
       .filter((r) => r.resource === 'selfsubjectaccessreviews')
-      .slice(-4)
+      .slice(-5)
       .map((r) => JSON.parse(r.body ?? '{}') as { spec: { resourceAttributes: Record<string, string> } })
       .map((b) => b.spec.resourceAttributes)
       .sort((a, b) =>
@@ -154,6 +158,7 @@ describe('apiAccessCheck', () => {
     // Cluster-wide (no namespace): what a ClusterRole bound by a ClusterRoleBinding grants.
     expect(bodies).toEqual([
       { verb: 'create', group: 'events.k8s.io', resource: 'events' },
+      { verb: 'list', group: 'networking.k8s.io', resource: 'networkpolicies' },
       { verb: 'list', group: '', resource: 'pods' },
       { verb: 'patch', group: 'events.k8s.io', resource: 'events' },
       { verb: 'watch', group: '', resource: 'pods' },
@@ -172,7 +177,7 @@ describe('apiAccessCheck', () => {
 
   it('counts a RoleBinding in one namespace as not enough for cluster-wide use', async () => {
     api.allowOnly([
-      ...BASE_RULES.slice(0, 2),
+      ...BASE_RULES.filter((r) => r.resource !== 'events'),
       { verb: '*', resource: 'events', group: 'events.k8s.io', namespace: 'default' },
     ]);
     const result = await check();
