@@ -3,7 +3,7 @@ import type { ConfigOverrides } from '../config/config-loader.js';
 import { UsageError } from '../errors.js';
 import { natsServers } from '../sinks/nats/nats-connection.js';
 
-export const DOCTOR_USAGE = `Usage: kernwatch doctor [--json] [--config FILE] [--node NAME] [--proc-root DIR] [--cri-socket PATH]
+export const DOCTOR_USAGE = `Usage: kernwatch doctor [--json] [--config FILE] [--node NAME] [--proc-root DIR] [--sys-root DIR] [--cri-socket PATH]
                         [--kubeconfig FILE] [--nats URL]
 
 Can this node report? Checks, each pass, warn or fail with the facts found and a fix:
@@ -23,6 +23,7 @@ Can this node report? Checks, each pass, warn or fail with the facts found and a
   --config FILE     the agent's config: sources, CRI socket, nats sink, kubeconfig, responses rules
   --nats URL        check this NATS (nats://HOST:PORT or tls://HOST:PORT) instead of the config's nats sink
   --node NAME, --proc-root DIR, --cri-socket PATH, --kubeconfig FILE    as for kernwatch run
+  --sys-root DIR   the host's /sys (default /sys; /host/sys in the DaemonSet)
 
 Exit 0 when nothing failed (warnings do not fail), 1 when a check failed, 2 for usage or config errors.`;
 
@@ -44,6 +45,7 @@ export function parseDoctorArgs(argv: string[]): DoctorArgs {
         config: { type: 'string', short: 'c' },
         node: { type: 'string' },
         'proc-root': { type: 'string' },
+        'sys-root': { type: 'string' },
         'cri-socket': { type: 'string' },
         kubeconfig: { type: 'string' },
         nats: { type: 'string' },
@@ -60,6 +62,7 @@ export function parseDoctorArgs(argv: string[]): DoctorArgs {
   const overrides: ConfigOverrides = {};
   if (v.node !== undefined) overrides.node = nonEmpty('--node', v.node);
   if (v['proc-root'] !== undefined) overrides.procRoot = nonEmpty('--proc-root', v['proc-root']);
+  if (v['sys-root'] !== undefined) overrides.sysRoot = nonEmpty('--sys-root', v['sys-root']);
   if (v['cri-socket'] !== undefined) overrides.criSocket = nonEmpty('--cri-socket', v['cri-socket']);
   if (v.kubeconfig !== undefined) overrides.kubeconfig = nonEmpty('--kubeconfig', v.kubeconfig);
   const out: DoctorArgs = { json: v.json === true, overrides };

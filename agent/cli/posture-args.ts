@@ -4,7 +4,7 @@ import { sinkFromSpec } from '../config/config-loader.js';
 import { UsageError } from '../errors.js';
 
 export const POSTURE_USAGE = `Usage: kernwatch posture [--json] [--config FILE] [--node NAME] [--cri-socket PATH]
-                         [--proc-root DIR] [--kubeconfig FILE] [--nats URL]
+                         [--proc-root DIR] [--sys-root DIR] [--kubeconfig FILE] [--nats URL]
 
 The confinement of every running container on this node against the container security policy: what the
 kernel enforces (seccomp, no_new_privs, capabilities, AppArmor/SELinux label, read-only root, uid, from
@@ -13,7 +13,8 @@ escalation, read-only root, non-root, capabilities, NetworkPolicy coverage). Eac
 unknown (never pass when it cannot be known), with the policy section and a fix.
   --json   the report as JSON ({"node", "containers": [{"id", "name", "pid", "pod", "checks": [...]}]})
   --nats   also publish one posture event per container on kernwatch.v1.posture.<node>
-Exit 1 when any check fails, 0 otherwise.`;
+  --sys-root  the host's /sys (default /sys; /host/sys in the DaemonSet), for the active LSMs
+Exit 1 when any check fails or is unknown (unknown is not compliance), 0 when all pass.`;
 
 export interface PostureArgs {
   json: boolean;
@@ -32,6 +33,7 @@ export function parsePostureArgs(argv: string[]): PostureArgs {
         node: { type: 'string' },
         'cri-socket': { type: 'string' },
         'proc-root': { type: 'string' },
+        'sys-root': { type: 'string' },
         kubeconfig: { type: 'string' },
         nats: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -48,6 +50,7 @@ export function parsePostureArgs(argv: string[]): PostureArgs {
   if (v.node !== undefined) overrides.node = v.node;
   if (v['cri-socket'] !== undefined) overrides.criSocket = v['cri-socket'];
   if (v['proc-root'] !== undefined) overrides.procRoot = v['proc-root'];
+  if (v['sys-root'] !== undefined) overrides.sysRoot = v['sys-root'];
   if (v.kubeconfig !== undefined) overrides.kubeconfig = v.kubeconfig;
   if (v.nats !== undefined) overrides.sinks = [sinkFromSpec(v.nats)];
   const out: PostureArgs = { json: v.json === true, overrides };

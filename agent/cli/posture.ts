@@ -11,7 +11,7 @@ import { createLogger } from '../telemetry/logger.js';
 import { resolveNodeName } from './node-name.js';
 import type { PostureArgs } from './posture-args.js';
 
-/** `kernwatch posture`: one scan, printed; exit 1 when any check is not a pass. */
+/** `kernwatch posture`: one scan, printed; exit 1 when any check is not a pass (fail or unknown). */
 export async function runPosture(args: PostureArgs, out: NodeJS.WritableStream): Promise<number> {
   const config = await loadConfig(args.configPath, args.overrides);
   const node = resolveNodeName(config.node === '' ? undefined : config.node);
@@ -33,6 +33,7 @@ export async function runPosture(args: PostureArgs, out: NodeJS.WritableStream):
     report = await scanPosture({
       node,
       procRoot: config.procRoot,
+      sysRoot: config.sysRoot,
       cri,
       log,
       ...(kubeConfig === undefined ? {} : { kubeConfig }),

@@ -9,6 +9,7 @@ export interface ConfigOverrides {
   node?: string;
   stateDir?: string;
   procRoot?: string;
+  sysRoot?: string;
   criSocket?: string;
   kubeconfig?: string;
   metricsAddr?: string;
@@ -79,6 +80,7 @@ function applyOverrides(input: Record<string, unknown>, o: ConfigOverrides): Rec
   if (o.node !== undefined) out.node = o.node;
   if (o.stateDir !== undefined) out.stateDir = o.stateDir;
   if (o.procRoot !== undefined) out.procRoot = o.procRoot;
+  if (o.sysRoot !== undefined) out.sysRoot = o.sysRoot;
   if (o.sources !== undefined && o.sources.length > 0) out.sources = o.sources;
   if (o.sinks !== undefined && o.sinks.length > 0) out.sinks = o.sinks;
   if (o.fromStart !== undefined) out.fromStart = o.fromStart;

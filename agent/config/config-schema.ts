@@ -189,6 +189,8 @@ export const configSchema = z.strictObject({
   node: z.string().optional(),
   stateDir: z.string().min(1).default('/var/lib/kernwatch'),
   procRoot: z.string().min(1).default('/proc'),
+  /** The host's /sys (its securityfs and selinuxfs tell which LSMs run): /host/sys inside the DaemonSet. */
+  sysRoot: z.string().min(1).default('/sys'),
   /** Empty or absent: auto-detect one live source (auditd if it runs, else /dev/kmsg). */
   sources: z
     .array(sourceConfigSchema)
@@ -292,7 +294,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Scan every running container's confinement periodically and publish what changed. */
       enabled: z.boolean().default(true),
-      interval: positiveDuration.default(300_000),
+      // Each scan lists the node's pods and its namespaces' NetworkPolicies: minutes suit production.
+      interval: duration
+        .refine((ms) => ms >= 1000 && ms <= 86_400_000, { error: 'between 1s and 24h' })
+        .default(300_000),
     })
     .default({ enabled: true, interval: 300_000 }),
   metrics: z.strictObject({ addr: hostPort.optional() }).default({}),

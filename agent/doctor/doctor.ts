@@ -72,7 +72,7 @@ export async function runDoctorChecks(o: DoctorOptions): Promise<DoctorReport> {
   const timeout = (id: CheckId): number => o.timeoutsMs?.[id] ?? DEFAULT_TIMEOUTS_MS[id];
   const inner = (id: CheckId): number => Math.max(100, Math.floor(timeout(id) * INNER_SHARE));
   const procRoot = config.procRoot;
-  const sysRoot = o.sysRoot ?? '/sys';
+  const sysRoot = o.sysRoot ?? config.sysRoot;
 
   const reading: Promise<AuditStatusReading> = readAuditStatus(run, inner(CHECK_ID.auditStatus));
   const detected: Promise<DetectedSource> = detectSource({

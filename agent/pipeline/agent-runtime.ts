@@ -322,6 +322,7 @@ export class AgentRuntime {
         scanPosture({
           node: this.o.node,
           procRoot: config.procRoot,
+          sysRoot: config.sysRoot,
           cri,
           log: postureLog,
           ...(kubeConfig === undefined ? {} : { kubeConfig }),

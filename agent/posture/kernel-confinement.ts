@@ -61,11 +61,14 @@ export function readKernelConfinement(
   if (statusText === undefined) return gone;
   const status = parseProcStatus(statusText);
   if (status.state === 'Z' || status.state === 'X') return gone;
-  const { seccompMode, noNewPrivs, capEff, uid, gid } = status;
+  const { seccompMode, noNewPrivs, capEff, capPrm, capBnd, capAmb, uid, gid } = status;
   if (
     seccompMode === undefined ||
     noNewPrivs === undefined ||
     capEff === undefined ||
+    capPrm === undefined ||
+    capBnd === undefined ||
+    capAmb === undefined ||
     uid === undefined ||
     gid === undefined
   ) {
@@ -84,6 +87,9 @@ export function readKernelConfinement(
     seccompMode,
     noNewPrivs,
     effectiveCapabilities: decodeCapabilities(capEff),
+    permittedCapabilities: decodeCapabilities(capPrm),
+    boundingCapabilities: decodeCapabilities(capBnd),
+    ambientCapabilities: decodeCapabilities(capAmb),
     uid,
     gid,
     mac: mac.label,

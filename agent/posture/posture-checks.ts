@@ -108,7 +108,8 @@ const SCMP_ACT_ALLOW = 'SCMP_ACT_ALLOW';
  * a one-line fix; a pass has fix "".
  *
  * seccomp (3.1 seccomp) — the kernel's `Seccomp:` mode.
- *   2 (filter) pass, with the filter count; 1 (strict: read, write, exit, sigreturn only) pass;
+ *   2 (filter) pass, with the filter count — unless the runtime spec is known and its profile denies
+ *   nothing (every action ALLOW or LOG: it audits but confines nothing), then fail; 1 (strict) pass;
  *   0 fail (fix: a privileged container gets no profile from the runtime; a spec that already asks for one
  *   means the runtime did not apply it; else set RuntimeDefault); process not readable: unknown.
  *   The detail names the spec's profile (RuntimeDefault, Localhost <path>, Unconfined, unset).
@@ -126,11 +127,12 @@ const SCMP_ACT_ALLOW = 'SCMP_ACT_ALLOW';
  * no_new_privs (2.2 security context) — kernel `NoNewPrivs:` 1 pass, 0 fail (fix: allowPrivilegeEscalation:
  *   false, after dropping privileged / CAP_SYS_ADMIN when the spec has them). Process not readable: the
  *   runtime spec's process.noNewPrivileges (runc sets it before exec and it cannot be unset), else unknown.
- * capabilities (2.2) — fail when CapEff holds anything but CAP_NET_BIND_SERVICE (listed, sorted), or when
- *   the spec is known and does not drop exactly `ALL` or adds anything but exactly `NET_BIND_SERVICE` (the
- *   restricted Pod Security Standard: an empty CapEff of a non-root process says nothing of the bounding
- *   set a setuid binary would regain). Pass otherwise (spec unknown: on the kernel alone). Process not
- *   readable: unknown.
+ * capabilities (2.2) — fail when the effective, permitted, ambient or bounding set holds anything but
+ *   CAP_NET_BIND_SERVICE (the first such set named, its capabilities sorted): an empty CapEff alone says
+ *   nothing of what a process can raise, keep across exec, or regain through a setuid binary, and the
+ *   bounding set is the kernel's own record of "drop ALL". Also fail when the spec is known and is
+ *   privileged, does not drop exactly `ALL`, or adds anything but exactly `NET_BIND_SERVICE` (the restricted
+ *   Pod Security Standard). Pass otherwise (spec unknown: on the kernel alone). Process not readable: unknown.
  * mac (4.1 MAC) — the process's label decides when the kernel gave one: AppArmor `unconfined` fail,
  *   mode enforce or kill pass, complain or unconfined fail, another mode unknown; SELinux type spc_t,
  *   unconfined_t, unconfined_service_t, container_runtime_t, kernel_t or init_t fail, node permissive fail,
@@ -139,9 +141,9 @@ const SCMP_ACT_ALLOW = 'SCMP_ACT_ALLOW';
  *   node" — never pass —, else unknown (process not readable).
  * readonly_root (2.1 read-only root) — the kernel's mount at `/` ro pass, rw fail (fix:
  *   readOnlyRootFilesystem: true); mountinfo not readable: the runtime spec's root.readonly; else unknown.
- * run_as_non_root (2.2) — kernel real and effective uid (as the host sees them) both non-zero pass; either 0
- *   fail, even when the spec says runAsNonRoot (the kernel is the truth; a real uid 0 can take root back);
- *   process not readable unknown.
+ * run_as_non_root (2.2) — kernel real, effective, saved and filesystem uid (as the host sees them) all
+ *   non-zero pass; any 0 fail, even when the spec says runAsNonRoot (the kernel is the truth; a real or
+ *   saved uid 0 takes root back by setresuid, no capability needed); process not readable unknown.
  * network_policy (1.1 network) — spec hostNetwork: fail (NetworkPolicies do not apply to host-network pods);
  *   coverage unknown: unknown; policies for both Ingress and Egress pass, naming them; else fail naming the
  *   missing direction(s).
@@ -179,16 +181,30 @@ function check(id: PostureCheck['id'], section: PostureCheck['section'], outcome
 
 // ---- seccomp ---------------------------------------------------------------------------------------
 
-function seccompCheck({ kernel, intent }: PostureInput): PostureCheck {
+function seccompCheck({ kernel, intent, runtime }: PostureInput): PostureCheck {
   const spec = seccompSpec(intent);
   let outcome: Outcome;
+  const seccomp = runtime?.seccomp;
   if (kernel === undefined) outcome = unknown(`kernel: process not readable; ${spec}`, PROC_FIX);
+  else if (kernel.seccompMode === 2 && seccomp !== undefined && seccomp !== null && !deniesAnything(seccomp))
+    // A filter whose every action is ALLOW or LOG audits but confines nothing.
+    outcome = fail(
+      `kernel: seccomp filter mode (${filterCount(kernel)}), but the runtime spec's profile denies nothing (only ${[...new Set([seccomp.defaultAction, ...seccomp.actions])].join(', ')}); ${spec}`,
+      'deny what the workload must never call: SCMP_ACT_ERRNO (with the log flag) or SCMP_ACT_KILL_PROCESS rules, or start from RuntimeDefault',
+    );
   else if (kernel.seccompMode === 2)
     outcome = pass(`kernel: seccomp filter mode (${filterCount(kernel)}); ${spec}`);
   else if (kernel.seccompMode === 1)
     outcome = pass(`kernel: seccomp strict mode (read, write, exit, sigreturn only); ${spec}`);
   else outcome = fail(`kernel: no seccomp filter; ${spec}`, seccompFix(intent));
   return check(CHECK_ID.seccomp, POLICY_SECTION.seccomp, outcome);
+}
+
+/** Whether any action of the profile refuses a call (everything but ALLOW and LOG does). */
+function deniesAnything(seccomp: RuntimeSeccompSummary): boolean {
+  return [seccomp.defaultAction, ...seccomp.actions].some(
+    (a) => a !== 'SCMP_ACT_ALLOW' && a !== 'SCMP_ACT_LOG',
+  );
 }
 
 function filterCount(kernel: KernelConfinement): string {
@@ -374,20 +390,46 @@ function capabilitiesCheck({ kernel, intent }: PostureInput): PostureCheck {
   if (kernel === undefined) {
     outcome = unknown(`kernel: process not readable; ${spec}`, PROC_FIX);
   } else {
-    const extra = kernel.effectiveCapabilities.filter((c) => c !== ALLOWED_CAPABILITY).sort();
+    const beyond = (set: readonly string[]): string[] => set.filter((c) => c !== ALLOWED_CAPABILITY).sort();
+    // Effective alone proves little: permitted can be raised back to effective, ambient survives exec,
+    // and the bounding set is what a setuid binary would get (it is the kernel's own "drop ALL").
+    const sets: [string, string[]][] = [
+      ['effective', beyond(kernel.effectiveCapabilities)],
+      ['permitted', beyond(kernel.permittedCapabilities)],
+      ['ambient', beyond(kernel.ambientCapabilities)],
+      ['bounding', beyond(kernel.boundingCapabilities)],
+    ];
+    const held = sets.filter(([, caps]) => caps.length > 0);
     const specProblem =
       intent !== undefined &&
-      (!intent.dropsAllCapabilities || intent.addedCapabilities.some((c) => c !== 'NET_BIND_SERVICE'));
+      (intent.privileged ||
+        !intent.dropsAllCapabilities ||
+        intent.addedCapabilities.some((c) => c !== 'NET_BIND_SERVICE'));
     const fix =
       intent?.privileged === true ? `drop privileged: true, then ${CAPABILITIES_FIX}` : CAPABILITIES_FIX;
-    if (extra.length > 0) {
-      outcome = fail(`kernel: effective ${extra.join(', ')}; ${spec}`, fix);
+    if (held.length > 0) {
+      const [name, caps] = held[0] ?? ['effective', []];
+      const more =
+        held.length > 1
+          ? ` (also in ${held
+              .slice(1)
+              .map(([n]) => n)
+              .join(', ')})`
+          : '';
+      outcome = fail(`kernel: ${name} ${caps.join(', ')}${more}; ${spec}`, fix);
+    } else if (specProblem) {
+      const why = intent?.privileged
+        ? 'the spec runs it privileged'
+        : intent?.dropsAllCapabilities
+          ? `the spec adds ${intent.addedCapabilities.filter((c) => c !== 'NET_BIND_SERVICE').join(', ')}`
+          : 'the spec does not drop ALL';
+      outcome = fail(`kernel: only ${ALLOWED_CAPABILITY} at most, but ${why}; ${spec}`, fix);
     } else {
       const effective =
         kernel.effectiveCapabilities.length === 0 ? 'none effective' : `effective ${ALLOWED_CAPABILITY} only`;
-      outcome = specProblem
-        ? fail(`kernel: ${effective}, but the spec leaves more in the bounding set; ${spec}`, fix)
-        : pass(`kernel: ${effective}; ${spec}`);
+      outcome = pass(
+        `kernel: ${effective}, bounding set ${kernel.boundingCapabilities.length === 0 ? 'empty' : ALLOWED_CAPABILITY}; ${spec}`,
+      );
     }
   }
   return check(CHECK_ID.capabilities, POLICY_SECTION.securityContext, outcome);
@@ -526,9 +568,11 @@ function runAsNonRootCheck({ kernel, intent }: PostureInput): PostureCheck {
   if (kernel === undefined) {
     outcome = unknown(`kernel: process not readable; ${spec}`, PROC_FIX);
   } else {
-    const { real, effective } = kernel.uid;
-    const uids = `kernel: uid ${String(real)}, euid ${String(effective)}`;
-    if (real !== 0 && effective !== 0) outcome = pass(`${uids}; ${spec}`);
+    const { real, effective, saved, fs } = kernel.uid;
+    const uids = `kernel: uid ${String(real)}, euid ${String(effective)}, suid ${String(saved)}, fsuid ${String(fs)}`;
+    // A saved or filesystem uid 0 is root within reach: setresuid(0, 0, 0) needs no capability.
+    const root = real === 0 || effective === 0 || saved === 0 || fs === 0;
+    if (!root) outcome = pass(`${uids}; ${spec}`);
     else if (intent?.runAsNonRoot === true)
       outcome = fail(`${uids} although the spec sets runAsNonRoot: true; ${spec}`, RUN_AS_NON_ROOT_FIX);
     else outcome = fail(`${uids}; ${spec}`, RUN_AS_NON_ROOT_FIX);

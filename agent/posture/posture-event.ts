@@ -9,7 +9,10 @@ export const POSTURE_SCHEMA = 'kernwatch.v1.posture' as const;
 
 export interface PostureEvent {
   schema: typeof POSTURE_SCHEMA;
-  /** `<node>:<container id>:<digest of the checks' statuses>`: the same posture gives the same id. */
+  /**
+   * `<node>:<container id>:<digest of the checks' statuses>:<scan time ms>`: unique per published change
+   * (a posture that went A→B→A within JetStream's duplicate window must not lose its second A).
+   */
   id: string;
   /** ISO-8601 UTC of the scan. */
   time: string;
@@ -19,7 +22,7 @@ export interface PostureEvent {
   pod?: { name: string; namespace: string };
   /** Check ids whose status differs from the last posture published for this container (all, when new). */
   changed: CheckId[];
-  /** Checks whose status is `fail`. */
+  /** Checks that are not `pass` (fail or unknown: unknown is not compliance). */
   findings: number;
   checks: PostureCheck[];
 }
@@ -67,12 +70,12 @@ export function postureEventOf(
   const digest = createHash('sha256').update(postureSignature(c)).digest('hex').slice(0, 16);
   const event: PostureEvent = {
     schema: POSTURE_SCHEMA,
-    id: `${node}:${c.id}:${digest}`,
+    id: `${node}:${c.id}:${digest}:${String(Date.parse(time))}`,
     time,
     node,
     container: { id: c.id, name: c.name },
     changed: [...changed],
-    findings: c.checks.filter((k) => k.status === CHECK_STATUS.fail).length,
+    findings: c.checks.filter((k) => k.status !== CHECK_STATUS.pass).length,
     checks: c.checks,
   };
   if (c.pid !== undefined) event.pid = c.pid;

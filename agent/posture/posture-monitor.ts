@@ -88,41 +88,52 @@ export class PostureMonitor {
     this.counters.scans++;
     this.lastScanMs = this.clock();
     this.counts = countsOf(report.containers);
-    const events = this.changes(report);
+    const { events, remember } = this.changes(report);
     if (events.length === 0) return;
     const sinks = this.o.sinks().filter((s) => s.deliverPosture !== undefined);
     const results = await Promise.allSettled(
       sinks.map((s) => s.deliverPosture?.(events) ?? Promise.resolve()),
     );
+    let failed = false;
     for (const [i, r] of results.entries()) {
       if (r.status === 'rejected') {
+        failed = true;
         log.warn(
           { err: r.reason as unknown, sink: sinks[i]?.name },
           'Posture events could not be delivered.',
         );
       }
     }
+    // Remembered only once delivered: a change a sink refused is published again at the next scan.
+    if (failed) return;
+    remember();
     this.counters.published += events.length;
     const findings = events.reduce((n, e) => n + e.findings, 0);
     log.info({ containers: events.length, findings }, 'Container posture changed.');
   }
 
-  private changes(report: PostureReport): PostureEvent[] {
+  private changes(report: PostureReport): { events: PostureEvent[]; remember: () => void } {
     const time = new Date(this.clock()).toISOString();
     const seen = new Set<string>();
     const events: PostureEvent[] = [];
+    const changed: [ContainerPosture, string][] = [];
     for (const c of report.containers) {
       seen.add(c.id);
       const signature = postureSignature(c);
       const before = this.last.get(c.id);
       if (before?.signature === signature) continue;
-      const changed = c.checks.filter((k) => before?.statuses.get(k.id) !== k.status).map((k) => k.id);
-      this.remember(c, signature);
-      events.push(postureEventOf(report.node, c, changed, time));
+      const ids = c.checks.filter((k) => before?.statuses.get(k.id) !== k.status).map((k) => k.id);
+      changed.push([c, signature]);
+      events.push(postureEventOf(report.node, c, ids, time));
     }
     // A container that stopped is forgotten: if it comes back, it is new again.
     for (const id of [...this.last.keys()]) if (!seen.has(id)) this.last.delete(id);
-    return events;
+    return {
+      events,
+      remember: () => {
+        for (const [c, signature] of changed) this.remember(c, signature);
+      },
+    };
   }
 
   private remember(c: ContainerPosture, signature: string): void {

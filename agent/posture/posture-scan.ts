@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -9,6 +10,7 @@ import {
 } from '@kubernetes/client-node';
 import { CRI_CONTAINER_STATE, type CriClient } from '../attribute/cri/cri-client.js';
 import type { CriContainerInfo } from '../attribute/cri/cri-messages.js';
+import { cgroupIdentity } from '../attribute/proc/cgroup-identity.js';
 import { kubeRequestOptions } from '../kube-request-options.js';
 import type { Logger } from '../telemetry/logger.js';
 import { CONFINEMENT_STATUS, readKernelConfinement } from './kernel-confinement.js';
@@ -22,6 +24,7 @@ import { specIntentOf } from './spec-intent.js';
 const POD_NAME_LABEL = 'io.kubernetes.pod.name';
 const POD_NAMESPACE_LABEL = 'io.kubernetes.pod.namespace';
 const POD_UID_LABEL = 'io.kubernetes.pod.uid';
+const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 const API_TIMEOUT_MS = 10_000;
 
 export interface PostureScanOptions {
@@ -58,12 +61,18 @@ export async function scanPosture(o: PostureScanOptions): Promise<PostureReport>
     } catch (err) {
       o.log.debug({ err, container: c.id }, 'No runtime info for a container.');
     }
-    const kernel = info?.pid === undefined ? undefined : kernelOf(o, info.pid, lsm);
+    const kernel = info?.pid === undefined ? undefined : kernelOf(o, info.pid, c.id, lsm);
     const sandbox = sandboxes.get(c.podSandboxId);
     const namespace = sandbox?.namespace || c.labels[POD_NAMESPACE_LABEL];
     const podName = sandbox?.name || c.labels[POD_NAME_LABEL];
     const podUid = sandbox?.uid || c.labels[POD_UID_LABEL];
-    const pod = pods?.find((p) => p.metadata?.uid === podUid && p.metadata?.name === podName);
+    // A static pod's sandbox carries the kubelet's hash as uid; its mirror pod in the API names it in
+    // the kubernetes.io/config.mirror annotation.
+    const pod = pods?.find(
+      (p) =>
+        p.metadata?.name === podName &&
+        (p.metadata?.uid === podUid || p.metadata?.annotations?.[MIRROR_ANNOTATION] === podUid),
+    );
     const intent = pod === undefined ? undefined : specIntentOf(pod, c.name);
     let coverage;
     if (api !== undefined && pod !== undefined && namespace !== undefined) {
@@ -92,7 +101,8 @@ export async function scanPosture(o: PostureScanOptions): Promise<PostureReport>
     if (podName !== undefined && namespace !== undefined) posture.pod = { name: podName, namespace };
     out.push(posture);
   }
-  out.sort((a, b) => key(a).localeCompare(key(b)));
+  // Plain code-unit order: the output must not depend on the machine's locale.
+  out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   return { node: o.node, containers: out };
 }
 
@@ -100,7 +110,30 @@ function key(c: ContainerPosture): string {
   return `${c.pod?.namespace ?? ''}/${c.pod?.name ?? ''}/${c.name}/${c.id}`;
 }
 
-function kernelOf(o: PostureScanOptions, pid: number, lsm: NodeLsm): KernelConfinement | undefined {
+/**
+ * The process's confinement, if that pid under procRoot is the container's: the runtime's pid is in its
+ * own pid namespace, and a procRoot from another one (no hostPID, a wrong --proc-root) or a pid reused
+ * since would describe some other process. Its cgroup must name the container.
+ */
+function kernelOf(
+  o: PostureScanOptions,
+  pid: number,
+  containerId: string,
+  lsm: NodeLsm,
+): KernelConfinement | undefined {
+  try {
+    const cgroup = readFileSync(join(o.procRoot, String(pid), 'cgroup'), 'utf8');
+    if (cgroupIdentity(cgroup).containerId !== containerId) {
+      o.log.warn(
+        { pid, container: containerId, procRoot: o.procRoot },
+        'The runtime’s pid for a container is another process under procRoot (is procRoot the host’s /proc?).',
+      );
+      return undefined;
+    }
+  } catch (err) {
+    o.log.debug({ err, pid }, 'Cannot read a container process’s cgroup.');
+    return undefined;
+  }
   try {
     const read = readKernelConfinement(o.procRoot, pid, lsm);
     return read.status === CONFINEMENT_STATUS.ok ? read.confinement : undefined;

@@ -65,9 +65,17 @@ export interface KernelConfinement {
   noNewPrivs: boolean;
   /** `CapEff:` decoded to names (`CAP_NET_ADMIN`…), in bit order; unknown bits as `CAP_<bit>`. */
   effectiveCapabilities: string[];
-  /** `Uid:` real and effective, `Gid:` real and effective. */
-  uid: { real: number; effective: number };
-  gid: { real: number; effective: number };
+  /**
+   * `CapPrm:`, `CapBnd:`, `CapAmb:`, decoded likewise. An empty effective set proves little: a process
+   * can raise what it holds permitted, regain what is ambient across exec, and a setuid binary gets the
+   * whole bounding set back. The bounding set is the kernel's own record of "drop ALL".
+   */
+  permittedCapabilities: string[];
+  boundingCapabilities: string[];
+  ambientCapabilities: string[];
+  /** `Uid:` and `Gid:`: real, effective, saved and filesystem (a saved 0 takes root back by setresuid). */
+  uid: { real: number; effective: number; saved: number; fs: number };
+  gid: { real: number; effective: number; saved: number; fs: number };
   /** The LSM label: AppArmor profile (`cri-containerd.apparmor.d (enforce)`, `unconfined`) or SELinux context. */
   mac: MacLabel;
   /** The mount at `/` in /proc/PID/mountinfo is read-only; undefined when it could not be read. */

@@ -5,8 +5,8 @@
  * rather than turning into a default: a missing `Seccomp:` must read "unknown", never "disabled".
  * Fields read:
  *   State:            the state letter (`Z` zombie: the process has exited, only its entry is left)
- *   Uid:, Gid:        real, effective, saved, filesystem ids (only the first two are kept)
- *   CapEff:           16 hex digits, the effective capability set
+ *   Uid:, Gid:        real, effective, saved, filesystem ids (all four: a saved 0 is root within reach)
+ *   CapEff:, CapPrm:, CapBnd:, CapAmb:   16 hex digits each: effective, permitted, bounding, ambient sets
  *   NoNewPrivs:       0/1 (kernel >= 4.10)
  *   Seccomp:          0 disabled, 1 strict, 2 filter (absent without CONFIG_SECCOMP)
  *   Seccomp_filters:  number of attached filters (kernel >= 5.9)
@@ -14,9 +14,12 @@
 
 export type SeccompMode = 0 | 1 | 2;
 
+/** `Uid:`/`Gid:` of /proc/PID/status: real, effective, saved and filesystem ids. */
 export interface IdPair {
   real: number;
   effective: number;
+  saved: number;
+  fs: number;
 }
 
 export interface ProcStatus {
@@ -25,12 +28,24 @@ export interface ProcStatus {
   seccompFilters?: number;
   noNewPrivs?: boolean;
   capEff?: bigint;
+  capPrm?: bigint;
+  capBnd?: bigint;
+  capAmb?: bigint;
   uid?: IdPair;
   gid?: IdPair;
 }
 
 /** Names of the status lines a KernelConfinement cannot do without. */
-export const REQUIRED_STATUS_FIELDS = ['Seccomp', 'NoNewPrivs', 'CapEff', 'Uid', 'Gid'] as const;
+export const REQUIRED_STATUS_FIELDS = [
+  'Seccomp',
+  'NoNewPrivs',
+  'CapEff',
+  'CapPrm',
+  'CapBnd',
+  'CapAmb',
+  'Uid',
+  'Gid',
+] as const;
 export type RequiredStatusField = (typeof REQUIRED_STATUS_FIELDS)[number];
 
 /** The status file is a few KiB; anything far longer is not one and is not scanned to its end. */
@@ -60,6 +75,9 @@ export function missingStatusFields(status: ProcStatus): RequiredStatusField[] {
   if (status.seccompMode === undefined) missing.push('Seccomp');
   if (status.noNewPrivs === undefined) missing.push('NoNewPrivs');
   if (status.capEff === undefined) missing.push('CapEff');
+  if (status.capPrm === undefined) missing.push('CapPrm');
+  if (status.capBnd === undefined) missing.push('CapBnd');
+  if (status.capAmb === undefined) missing.push('CapAmb');
   if (status.uid === undefined) missing.push('Uid');
   if (status.gid === undefined) missing.push('Gid');
   return missing;
@@ -84,9 +102,18 @@ function applyField(out: ProcStatus, key: string, value: string): void {
       return;
     }
     case 'CapEff':
+    case 'CapPrm':
+    case 'CapBnd':
+    case 'CapAmb': {
       // Always 16 hex digits (render_cap_t prints the two 32-bit words of kernel_cap_t).
-      if (/^[0-9a-f]{16}$/i.test(value)) out.capEff = BigInt(`0x${value}`);
+      if (!/^[0-9a-f]{16}$/i.test(value)) return;
+      const set = BigInt(`0x${value}`);
+      if (key === 'CapEff') out.capEff = set;
+      else if (key === 'CapPrm') out.capPrm = set;
+      else if (key === 'CapBnd') out.capBnd = set;
+      else out.capAmb = set;
       return;
+    }
     case 'NoNewPrivs':
       if (value === '0' || value === '1') out.noNewPrivs = value === '1';
       return;
@@ -110,9 +137,10 @@ function idPair(value: string): IdPair | undefined {
   const fields = value.split(/\s+/);
   if (fields.length !== 4) return undefined;
   const ids = fields.map(decimal);
-  const [real, effective] = ids;
-  if (real === undefined || effective === undefined || ids.includes(undefined)) return undefined;
-  return { real, effective };
+  const [real, effective, saved, fs] = ids;
+  if (real === undefined || effective === undefined || saved === undefined || fs === undefined)
+    return undefined;
+  return { real, effective, saved, fs };
 }
 
 /** A u32 as the kernel prints it: decimal digits only. */

@@ -110,8 +110,10 @@ describe.skipIf(whyProcesses)('the kernel confinement of host processes', () => 
     expect(c.seccompMode).toBe(0);
     expect(c.seccompFilters).toBe(0);
     expect(c.noNewPrivs).toBe(false);
-    expect(c.uid).toStrictEqual({ real: process.getuid?.(), effective: process.geteuid?.() });
-    expect(c.gid).toStrictEqual({ real: process.getgid?.(), effective: process.getegid?.() });
+    const uid = process.getuid?.();
+    const gid = process.getgid?.();
+    expect(c.uid).toStrictEqual({ real: uid, effective: process.geteuid?.(), saved: uid, fs: uid });
+    expect(c.gid).toStrictEqual({ real: gid, effective: process.getegid?.(), saved: gid, fs: gid });
     expect(c.rootReadOnly).toBe(false);
     expect(c.effectiveCapabilities).toContain('CAP_SYS_ADMIN');
     expect(c.effectiveCapabilities).toStrictEqual(await capshDecode(c.effectiveCapabilities));
@@ -148,8 +150,12 @@ describe.skipIf(whyProcesses)('the kernel confinement of host processes', () => 
       seccompFilters: 0,
       noNewPrivs: true,
       effectiveCapabilities: [],
-      uid: { real: 65534, effective: 65534 },
-      gid: { real: 65534, effective: 65534 },
+      permittedCapabilities: [],
+      ambientCapabilities: [],
+      // --bounding-set=-all: nothing a setuid binary could get back.
+      boundingCapabilities: [],
+      uid: { real: 65534, effective: 65534, saved: 65534, fs: 65534 },
+      gid: { real: 65534, effective: 65534, saved: 65534, fs: 65534 },
       rootReadOnly: false,
     });
   });
@@ -277,8 +283,12 @@ describe.skipIf(whyContainerd)('kernel confinement and runtime spec of container
       // The spec grants NET_BIND_SERVICE, but a non-root process keeps no effective capability across
       // execve without ambient capabilities (containerd 1.6 sets none): the kernel's truth is stricter.
       effectiveCapabilities: [],
-      uid: { real: 1000, effective: 1000 },
-      gid: { real: 0, effective: 0 },
+      permittedCapabilities: [],
+      ambientCapabilities: [],
+      // drop ALL, add NET_BIND_SERVICE: that is all the bounding set holds.
+      boundingCapabilities: ['CAP_NET_BIND_SERVICE'],
+      uid: { real: 1000, effective: 1000, saved: 1000, fs: 1000 },
+      gid: { real: 0, effective: 0, saved: 0, fs: 0 },
       mac: { kind: 'none' },
       rootReadOnly: true,
     });

@@ -96,7 +96,11 @@ describe.skipIf(skip)('kernwatch posture with real containers', () => {
       JSON.stringify({
         defaultAction: 'SCMP_ACT_ALLOW',
         architectures: ['SCMP_ARCH_X86_64'],
-        syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_LOG' }],
+        // Denies (and logs, by killing) what the workload never calls; logs what should be watched.
+        syscalls: [
+          { names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_LOG' },
+          { names: ['ptrace', 'unshare', 'mount'], action: 'SCMP_ACT_KILL_PROCESS' },
+        ],
       }),
     );
     confined = await containerd.runPod({
@@ -248,12 +252,18 @@ describe.skipIf(skip)('kernwatch posture with real containers', () => {
       stdout = (err as { stdout?: string }).stdout ?? '';
     }
     const report = JSON.parse(stdout) as PostureReport;
-    expect(statuses(report, 'confined')).toMatchObject({
+    expect(statuses(report, 'confined')).toEqual({
       seccomp: 'pass',
+      seccomp_logging: 'pass',
       no_new_privs: 'pass',
+      // The bounding set holds only NET_BIND_SERVICE: the kernel's own record of drop ALL.
+      capabilities: 'pass',
+      mac: 'unknown',
       readonly_root: 'pass',
+      run_as_non_root: 'pass',
       network_policy: 'unknown',
     });
+    expect(statuses(report, 'plain')).toMatchObject({ capabilities: 'fail', run_as_non_root: 'fail' });
   });
 
   test('kernwatch run publishes posture on change, with gauges by namespace, check and status', async () => {
@@ -292,7 +302,8 @@ describe.skipIf(skip)('kernwatch posture with real containers', () => {
     });
     const plainEvent = first.find((e) => e.pod?.name === 'plain');
     expect(plainEvent?.changed).toHaveLength(8);
-    expect(plainEvent?.findings).toBe(7);
+    // 7 fails and the unknown MAC check: unknown is not compliance.
+    expect(plainEvent?.findings).toBe(8);
     // Scans every second publish nothing while nothing changes…
     await new Promise((r) => setTimeout(r, 2500));
     expect(postureEvents().filter((e) => e.pod?.name === 'plain')).toHaveLength(1);
@@ -311,7 +322,7 @@ describe.skipIf(skip)('kernwatch posture with real containers', () => {
       () => postureEvents().filter((e) => e.pod?.name === 'plain')[1],
     );
     expect(changed.changed).toEqual(['network_policy']);
-    expect(changed.findings).toBe(6);
+    expect(changed.findings).toBe(7);
     const port = metricsPort(agent);
     if (port === undefined) throw new Error('no metrics port');
     const { body } = await get(port, '/metrics');

@@ -48,12 +48,53 @@ describe('readKernelConfinement over a proc root', () => {
         seccompFilters: 0,
         noNewPrivs: true,
         effectiveCapabilities: [],
-        uid: { real: 65534, effective: 65534 },
-        gid: { real: 65534, effective: 65534 },
+        permittedCapabilities: [],
+        boundingCapabilities: [],
+        ambientCapabilities: [],
+        uid: { real: 65534, effective: 65534, saved: 65534, fs: 65534 },
+        gid: { real: 65534, effective: 65534, saved: 65534, fs: 65534 },
         mac: { kind: 'none' },
         rootReadOnly: true,
       },
     });
+  });
+
+  it('reads the main process of a confined containerd container: only CAP_NET_BIND_SERVICE left, bounding', () => {
+    proc(17, { status: 'containerd16-confined.status', mountinfo: 'containerd16-confined.mountinfo' });
+    expect(readKernelConfinement(root, 17, NO_MAC)).toStrictEqual({
+      status: 'ok',
+      pid: 17,
+      confinement: {
+        seccompMode: 2,
+        seccompFilters: 1,
+        noNewPrivs: true,
+        effectiveCapabilities: [],
+        permittedCapabilities: [],
+        boundingCapabilities: ['CAP_NET_BIND_SERVICE'],
+        ambientCapabilities: [],
+        uid: { real: 1000, effective: 1000, saved: 1000, fs: 1000 },
+        gid: { real: 0, effective: 0, saved: 0, fs: 0 },
+        mac: { kind: 'none' },
+        rootReadOnly: true,
+      },
+    });
+  });
+
+  it('keeps what a non-root effective uid leaves permitted (setpriv --euid: CapEff cleared, CapPrm kept)', () => {
+    proc(18, { status: 'kernel618-setpriv-euid-nobody.status', mountinfo: 'kernel618-host.mountinfo' });
+    const read = readKernelConfinement(root, 18, NO_MAC);
+    expect(read.status).toBe('ok');
+    if (read.status !== 'ok') return;
+    const { effectiveCapabilities, permittedCapabilities, boundingCapabilities, ambientCapabilities } =
+      read.confinement;
+    expect(effectiveCapabilities).toStrictEqual([]);
+    // 000001fffeffffff: bits 0-40 but 24 (CAP_SYS_RESOURCE, left out of this machine's bounding set).
+    expect(permittedCapabilities).toHaveLength(40);
+    expect(permittedCapabilities).not.toContain('CAP_SYS_RESOURCE');
+    expect(boundingCapabilities).toStrictEqual(permittedCapabilities);
+    expect(ambientCapabilities).toStrictEqual([]);
+    expect(read.confinement.uid).toStrictEqual({ real: 0, effective: 65534, saved: 65534, fs: 65534 });
+    expect(read.confinement.gid).toStrictEqual({ real: 0, effective: 65534, saved: 65534, fs: 65534 });
   });
 
   it('reads an AppArmor label and a writable root', () => {
@@ -71,6 +112,12 @@ describe('readKernelConfinement over a proc root', () => {
       mode: 'enforce',
     });
     expect(read.confinement.effectiveCapabilities).toHaveLength(41);
+    expect(read.confinement.permittedCapabilities).toStrictEqual(read.confinement.effectiveCapabilities);
+    // pid 1's bounding set lacks CAP_SYS_RESOURCE (bit 24) although it holds it (fixtures README).
+    expect(read.confinement.boundingCapabilities).toStrictEqual(
+      read.confinement.effectiveCapabilities.filter((c) => c !== 'CAP_SYS_RESOURCE'),
+    );
+    expect(read.confinement.ambientCapabilities).toStrictEqual([]);
     expect(read.confinement.rootReadOnly).toBe(false);
   });
 
@@ -106,7 +153,9 @@ describe('readKernelConfinement over a proc root', () => {
       pid: 15,
       path: join(root, '15', 'status'),
     });
-    expect((failure as Error).message).toContain('no well-formed NoNewPrivs, CapEff, Uid line');
+    expect((failure as Error).message).toContain(
+      'no well-formed NoNewPrivs, CapEff, CapPrm, CapBnd, CapAmb, Uid line',
+    );
   });
 
   it('throws a ConfinementReadError with the errno error as cause when a file cannot be read', () => {

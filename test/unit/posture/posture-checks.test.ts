@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { CAPABILITY_NAMES, decodeCapabilities } from '../../../agent/posture/capabilities.js';
 import {
   PROC_FIX,
   SECCOMP_LOG_FIX,
@@ -13,14 +14,20 @@ import type {
   SpecIntent,
 } from '../../../agent/posture/posture-types.js';
 
-/** A confined container as the kernel shows it: what /proc/<pid> of a restricted pod reads as. */
+/**
+ * A confined container as the kernel shows it: what /proc/<pid> of a restricted pod reads as. Every
+ * capability set is empty, the bounding set included (drop ALL), and all four uids are non-zero.
+ */
 const KERNEL: KernelConfinement = {
   seccompMode: 2,
   seccompFilters: 1,
   noNewPrivs: true,
   effectiveCapabilities: [],
-  uid: { real: 10001, effective: 10001 },
-  gid: { real: 10001, effective: 10001 },
+  permittedCapabilities: [],
+  boundingCapabilities: [],
+  ambientCapabilities: [],
+  uid: { real: 10001, effective: 10001, saved: 10001, fs: 10001 },
+  gid: { real: 10001, effective: 10001, saved: 10001, fs: 10001 },
   mac: { kind: 'apparmor', label: 'cri-containerd.apparmor.d (enforce)', mode: 'enforce' },
   rootReadOnly: true,
 };
@@ -40,12 +47,26 @@ const INTENT: SpecIntent = {
   hostNetwork: false,
 };
 
-/** The audit profile in the runtime spec: log every syscall not allowed. */
+/**
+ * The audit profile in the runtime spec: log every syscall not allowed, kill the process on the ones it
+ * must never make. (Logging alone would deny nothing: see the seccomp check.)
+ */
 const AUDIT_PROFILE: RuntimeSeccompSummary = {
   defaultAction: 'SCMP_ACT_LOG',
-  actions: ['SCMP_ACT_ALLOW'],
+  actions: ['SCMP_ACT_ALLOW', 'SCMP_ACT_KILL_PROCESS'],
   flags: [],
 };
+
+/** A profile that allows some calls and logs the rest: it audits, but denies nothing. */
+const LOG_ONLY_PROFILE: RuntimeSeccompSummary = {
+  defaultAction: 'SCMP_ACT_LOG',
+  actions: ['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG'],
+  flags: [],
+};
+
+/** What the seccomp check answers for a filter whose runtime profile denies nothing. */
+const DENY_NOTHING_FIX =
+  'deny what the workload must never call: SCMP_ACT_ERRNO (with the log flag) or SCMP_ACT_KILL_PROCESS rules, or start from RuntimeDefault';
 
 /** containerd's RuntimeDefault as the runtime spec carries it: ERRNO by default, ALLOW and ERRNO rules. */
 const RUNTIME_DEFAULT: RuntimeSeccompSummary = {
@@ -97,7 +118,8 @@ test('a confined container passes all eight checks, in contract order', () => {
       id: 'seccomp_logging',
       section: '3.1 seccomp',
       status: 'pass',
-      detail: 'runtime spec: SCMP_ACT_LOG; all in /proc/sys/kernel/seccomp/actions_logged',
+      detail:
+        'runtime spec: SCMP_ACT_LOG, SCMP_ACT_KILL_PROCESS; all in /proc/sys/kernel/seccomp/actions_logged',
       fix: '',
     },
     {
@@ -111,7 +133,7 @@ test('a confined container passes all eight checks, in contract order', () => {
       id: 'capabilities',
       section: '2.2 security context',
       status: 'pass',
-      detail: 'kernel: none effective; spec: drops ALL',
+      detail: 'kernel: none effective, bounding set empty; spec: drops ALL',
       fix: '',
     },
     {
@@ -133,7 +155,8 @@ test('a confined container passes all eight checks, in contract order', () => {
       id: 'run_as_non_root',
       section: '2.2 security context',
       status: 'pass',
-      detail: 'kernel: uid 10001, euid 10001; spec: runAsNonRoot true, runAsUser 10001',
+      detail:
+        'kernel: uid 10001, euid 10001, suid 10001, fsuid 10001; spec: runAsNonRoot true, runAsUser 10001',
       fix: '',
     },
     {
@@ -182,6 +205,57 @@ describe('seccomp', () => {
       status: 'pass',
       detail:
         'kernel: seccomp filter mode (filter count not shown before kernel 5.9); spec: seccompProfile RuntimeDefault',
+    });
+  });
+
+  test('a filter whose runtime profile only allows and logs denies nothing and fails', () => {
+    expect(checkOf('seccomp', seccomp(LOG_ONLY_PROFILE))).toEqual({
+      id: 'seccomp',
+      section: '3.1 seccomp',
+      status: 'fail',
+      detail:
+        "kernel: seccomp filter mode (1 filter), but the runtime spec's profile denies nothing (only SCMP_ACT_LOG, SCMP_ACT_ALLOW); spec: seccompProfile Localhost profiles/audit.json",
+      fix: DENY_NOTHING_FIX,
+    });
+  });
+
+  test('an ALLOW default with only LOG rules denies nothing either', () => {
+    const profile = { defaultAction: 'SCMP_ACT_ALLOW', actions: ['SCMP_ACT_LOG'], flags: [] };
+    expect(
+      checkOf('seccomp', { ...seccomp(profile), ...kernel({ seccompFilters: 2 }), intent: undefined }),
+    ).toMatchObject({
+      status: 'fail',
+      detail:
+        "kernel: seccomp filter mode (2 filters), but the runtime spec's profile denies nothing (only SCMP_ACT_ALLOW, SCMP_ACT_LOG); spec: unknown",
+      fix: DENY_NOTHING_FIX,
+    });
+  });
+
+  test('ALLOW and LOG with a KILL_PROCESS rule denies something and passes', () => {
+    const profile = {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      actions: ['SCMP_ACT_LOG', 'SCMP_ACT_KILL_PROCESS'],
+      flags: [],
+    };
+    expect(checkOf('seccomp', seccomp(profile))).toEqual({
+      id: 'seccomp',
+      section: '3.1 seccomp',
+      status: 'pass',
+      detail: 'kernel: seccomp filter mode (1 filter); spec: seccompProfile Localhost profiles/audit.json',
+      fix: '',
+    });
+  });
+
+  test.each([
+    ['no runtime spec', { runtime: undefined }],
+    ['a runtime spec without its seccomp known', { runtime: {} }],
+  ])('with %s, filter mode still passes on the kernel', (_, changes: Partial<PostureInput>) => {
+    expect(checkOf('seccomp', changes)).toEqual({
+      id: 'seccomp',
+      section: '3.1 seccomp',
+      status: 'pass',
+      detail: 'kernel: seccomp filter mode (1 filter); spec: seccompProfile Localhost profiles/audit.json',
+      fix: '',
     });
   });
 
@@ -356,7 +430,8 @@ describe('seccomp_logging', () => {
   test('a logging profile is unknown while actions_logged cannot be read', () => {
     expect(checkOf('seccomp_logging', { actionsLogged: undefined })).toMatchObject({
       status: 'unknown',
-      detail: 'runtime spec: SCMP_ACT_LOG; /proc/sys/kernel/seccomp/actions_logged not readable',
+      detail:
+        'runtime spec: SCMP_ACT_LOG, SCMP_ACT_KILL_PROCESS; /proc/sys/kernel/seccomp/actions_logged not readable',
       fix: "give kernwatch the host's /proc (procRoot) so /proc/sys/kernel/seccomp/actions_logged can be read",
     });
   });
@@ -491,12 +566,33 @@ describe('capabilities', () => {
   test('only CAP_NET_BIND_SERVICE effective, added as the restricted standard allows, passes', () => {
     expect(
       checkOf('capabilities', {
-        ...kernel({ effectiveCapabilities: ['CAP_NET_BIND_SERVICE'] }),
+        ...kernel({
+          effectiveCapabilities: ['CAP_NET_BIND_SERVICE'],
+          permittedCapabilities: ['CAP_NET_BIND_SERVICE'],
+          boundingCapabilities: ['CAP_NET_BIND_SERVICE'],
+        }),
+        ...intent({ addedCapabilities: ['NET_BIND_SERVICE'] }),
+      }),
+    ).toEqual({
+      id: 'capabilities',
+      section: '2.2 security context',
+      status: 'pass',
+      detail:
+        'kernel: effective CAP_NET_BIND_SERVICE only, bounding set CAP_NET_BIND_SERVICE; spec: drops ALL, adds NET_BIND_SERVICE',
+      fix: '',
+    });
+  });
+
+  test('a non-root process with only CAP_NET_BIND_SERVICE bounding passes (containerd16-confined.status)', () => {
+    expect(
+      checkOf('capabilities', {
+        ...kernel({ boundingCapabilities: ['CAP_NET_BIND_SERVICE'] }),
         ...intent({ addedCapabilities: ['NET_BIND_SERVICE'] }),
       }),
     ).toMatchObject({
       status: 'pass',
-      detail: 'kernel: effective CAP_NET_BIND_SERVICE only; spec: drops ALL, adds NET_BIND_SERVICE',
+      detail:
+        'kernel: none effective, bounding set CAP_NET_BIND_SERVICE; spec: drops ALL, adds NET_BIND_SERVICE',
       fix: '',
     });
   });
@@ -526,6 +622,67 @@ describe('capabilities', () => {
     });
   });
 
+  test("containerd's default set in effective, permitted and bounding names the first set and the others", () => {
+    const i: SpecIntent = { ...INTENT, dropsAllCapabilities: false };
+    // containerd16-plain.status: CapEff = CapPrm = CapBnd = 00000000a80425fb, CapAmb 0.
+    const defaults = decodeCapabilities(0xa80425fbn);
+    expect(
+      checkOf('capabilities', {
+        ...kernel({
+          effectiveCapabilities: defaults,
+          permittedCapabilities: defaults,
+          boundingCapabilities: defaults,
+        }),
+        intent: i,
+      }),
+    ).toEqual({
+      id: 'capabilities',
+      section: '2.2 security context',
+      status: 'fail',
+      detail:
+        'kernel: effective CAP_AUDIT_WRITE, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_KILL, CAP_MKNOD, CAP_NET_RAW, CAP_SETFCAP, CAP_SETGID, CAP_SETPCAP, CAP_SETUID, CAP_SYS_CHROOT (also in permitted, bounding); spec: does not drop ALL',
+      fix: 'set securityContext.capabilities.drop: [ALL] and add back only NET_BIND_SERVICE',
+    });
+  });
+
+  test('capabilities held permitted only fail: the process can raise them back to effective', () => {
+    expect(
+      checkOf('capabilities', kernel({ permittedCapabilities: ['CAP_SETUID', 'CAP_NET_BIND_SERVICE'] })),
+    ).toEqual({
+      id: 'capabilities',
+      section: '2.2 security context',
+      status: 'fail',
+      detail: 'kernel: permitted CAP_SETUID; spec: drops ALL',
+      fix: 'set securityContext.capabilities.drop: [ALL] and add back only NET_BIND_SERVICE',
+    });
+  });
+
+  test('capabilities held ambient only fail: they survive exec', () => {
+    expect(checkOf('capabilities', kernel({ ambientCapabilities: ['CAP_NET_RAW'] }))).toEqual({
+      id: 'capabilities',
+      section: '2.2 security context',
+      status: 'fail',
+      detail: 'kernel: ambient CAP_NET_RAW; spec: drops ALL',
+      fix: 'set securityContext.capabilities.drop: [ALL] and add back only NET_BIND_SERVICE',
+    });
+  });
+
+  test('permitted and ambient named in that order after effective', () => {
+    expect(
+      checkOf(
+        'capabilities',
+        kernel({
+          ambientCapabilities: ['CAP_NET_RAW'],
+          permittedCapabilities: ['CAP_NET_RAW', 'CAP_SETUID'],
+          boundingCapabilities: ['CAP_NET_RAW', 'CAP_SETUID'],
+        }),
+      ),
+    ).toMatchObject({
+      status: 'fail',
+      detail: 'kernel: permitted CAP_NET_RAW, CAP_SETUID (also in ambient, bounding); spec: drops ALL',
+    });
+  });
+
   test('a privileged container must stop being privileged first', () => {
     expect(
       checkOf('capabilities', {
@@ -539,10 +696,21 @@ describe('capabilities', () => {
     });
   });
 
+  test('a privileged spec fails even when the kernel shows every set empty', () => {
+    expect(checkOf('capabilities', intent({ privileged: true }))).toEqual({
+      id: 'capabilities',
+      section: '2.2 security context',
+      status: 'fail',
+      detail: 'kernel: only CAP_NET_BIND_SERVICE at most, but the spec runs it privileged; spec: drops ALL',
+      fix: 'drop privileged: true, then set securityContext.capabilities.drop: [ALL] and add back only NET_BIND_SERVICE',
+    });
+  });
+
   test('none effective but the spec not dropping ALL fails', () => {
     expect(checkOf('capabilities', intent({ dropsAllCapabilities: false }))).toMatchObject({
       status: 'fail',
-      detail: 'kernel: none effective, but the spec leaves more in the bounding set; spec: does not drop ALL',
+      detail:
+        'kernel: only CAP_NET_BIND_SERVICE at most, but the spec does not drop ALL; spec: does not drop ALL',
       fix: 'set securityContext.capabilities.drop: [ALL] and add back only NET_BIND_SERVICE',
     });
   });
@@ -551,14 +719,35 @@ describe('capabilities', () => {
     expect(checkOf('capabilities', intent({ addedCapabilities: ['NET_RAW'] }))).toMatchObject({
       status: 'fail',
       detail:
-        'kernel: none effective, but the spec leaves more in the bounding set; spec: drops ALL, adds NET_RAW',
+        'kernel: only CAP_NET_BIND_SERVICE at most, but the spec adds NET_RAW; spec: drops ALL, adds NET_RAW',
+      fix: 'set securityContext.capabilities.drop: [ALL] and add back only NET_BIND_SERVICE',
     });
   });
 
-  test('without the pod spec, none effective passes on the kernel alone', () => {
-    expect(checkOf('capabilities', { intent: undefined })).toMatchObject({
+  test('without the pod spec, none effective passes on the kernel alone only with an empty bounding set', () => {
+    expect(checkOf('capabilities', { intent: undefined })).toEqual({
+      id: 'capabilities',
+      section: '2.2 security context',
       status: 'pass',
-      detail: 'kernel: none effective; spec: unknown',
+      detail: 'kernel: none effective, bounding set empty; spec: unknown',
+      fix: '',
+    });
+  });
+
+  test('without the pod spec, none effective with a full bounding set fails: a setuid binary regains it all', () => {
+    // The false compliance an effective-only check gave: a non-root process that never dropped anything.
+    expect(
+      checkOf('capabilities', {
+        ...kernel({ boundingCapabilities: [...CAPABILITY_NAMES] }),
+        intent: undefined,
+      }),
+    ).toEqual({
+      id: 'capabilities',
+      section: '2.2 security context',
+      status: 'fail',
+      detail:
+        'kernel: bounding CAP_AUDIT_CONTROL, CAP_AUDIT_READ, CAP_AUDIT_WRITE, CAP_BLOCK_SUSPEND, CAP_BPF, CAP_CHECKPOINT_RESTORE, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_IPC_LOCK, CAP_IPC_OWNER, CAP_KILL, CAP_LEASE, CAP_LINUX_IMMUTABLE, CAP_MAC_ADMIN, CAP_MAC_OVERRIDE, CAP_MKNOD, CAP_NET_ADMIN, CAP_NET_BROADCAST, CAP_NET_RAW, CAP_PERFMON, CAP_SETFCAP, CAP_SETGID, CAP_SETPCAP, CAP_SETUID, CAP_SYSLOG, CAP_SYS_ADMIN, CAP_SYS_BOOT, CAP_SYS_CHROOT, CAP_SYS_MODULE, CAP_SYS_NICE, CAP_SYS_PACCT, CAP_SYS_PTRACE, CAP_SYS_RAWIO, CAP_SYS_RESOURCE, CAP_SYS_TIME, CAP_SYS_TTY_CONFIG, CAP_WAKE_ALARM; spec: unknown',
+      fix: 'set securityContext.capabilities.drop: [ALL] and add back only NET_BIND_SERVICE',
     });
   });
 
@@ -820,27 +1009,66 @@ describe('run_as_non_root', () => {
     const i: SpecIntent = { ...INTENT };
     delete i.runAsNonRoot;
     delete i.runAsUser;
-    expect(checkOf('run_as_non_root', { ...kernel({ uid: { real: 0, effective: 0 } }), intent: i })).toEqual({
+    expect(
+      checkOf('run_as_non_root', {
+        ...kernel({ uid: { real: 0, effective: 0, saved: 0, fs: 0 } }),
+        intent: i,
+      }),
+    ).toEqual({
       id: 'run_as_non_root',
       section: '2.2 security context',
       status: 'fail',
-      detail: 'kernel: uid 0, euid 0; spec: runAsNonRoot unset, runAsUser unset',
+      detail: 'kernel: uid 0, euid 0, suid 0, fsuid 0; spec: runAsNonRoot unset, runAsUser unset',
       fix: 'set securityContext.runAsNonRoot: true and runAsUser to a non-zero uid',
     });
   });
 
   test('uid 0 fails even when the spec says runAsNonRoot', () => {
-    expect(checkOf('run_as_non_root', kernel({ uid: { real: 0, effective: 0 } }))).toMatchObject({
+    expect(
+      checkOf('run_as_non_root', kernel({ uid: { real: 0, effective: 0, saved: 0, fs: 0 } })),
+    ).toMatchObject({
       status: 'fail',
       detail:
-        'kernel: uid 0, euid 0 although the spec sets runAsNonRoot: true; spec: runAsNonRoot true, runAsUser 10001',
+        'kernel: uid 0, euid 0, suid 0, fsuid 0 although the spec sets runAsNonRoot: true; spec: runAsNonRoot true, runAsUser 10001',
     });
   });
 
   test('a real uid 0 behind a non-root effective uid fails: it can take root back', () => {
     expect(
-      checkOf('run_as_non_root', { ...kernel({ uid: { real: 0, effective: 1000 } }), intent: undefined }),
-    ).toMatchObject({ status: 'fail', detail: 'kernel: uid 0, euid 1000; spec: unknown' });
+      checkOf('run_as_non_root', {
+        ...kernel({ uid: { real: 0, effective: 1000, saved: 1000, fs: 1000 } }),
+        intent: undefined,
+      }),
+    ).toMatchObject({
+      status: 'fail',
+      detail: 'kernel: uid 0, euid 1000, suid 1000, fsuid 1000; spec: unknown',
+    });
+  });
+
+  test('a saved uid 0 behind non-root real and effective uids fails: setresuid takes root back', () => {
+    expect(
+      checkOf('run_as_non_root', kernel({ uid: { real: 10001, effective: 10001, saved: 0, fs: 10001 } })),
+    ).toEqual({
+      id: 'run_as_non_root',
+      section: '2.2 security context',
+      status: 'fail',
+      detail:
+        'kernel: uid 10001, euid 10001, suid 0, fsuid 10001 although the spec sets runAsNonRoot: true; spec: runAsNonRoot true, runAsUser 10001',
+      fix: 'set securityContext.runAsNonRoot: true and runAsUser to a non-zero uid',
+    });
+  });
+
+  test('a filesystem uid 0 behind non-root other uids fails', () => {
+    expect(
+      checkOf('run_as_non_root', {
+        ...kernel({ uid: { real: 1000, effective: 1000, saved: 1000, fs: 0 } }),
+        intent: undefined,
+      }),
+    ).toMatchObject({
+      status: 'fail',
+      detail: 'kernel: uid 1000, euid 1000, suid 1000, fsuid 0; spec: unknown',
+      fix: 'set securityContext.runAsNonRoot: true and runAsUser to a non-zero uid',
+    });
   });
 
   test('an unreadable process is unknown', () => {

@@ -22,8 +22,11 @@ const CONFINED_KERNEL: KernelConfinement = {
   seccompFilters: 1,
   noNewPrivs: true,
   effectiveCapabilities: [],
-  uid: { real: 10001, effective: 10001 },
-  gid: { real: 10001, effective: 10001 },
+  permittedCapabilities: [],
+  boundingCapabilities: [],
+  ambientCapabilities: [],
+  uid: { real: 10001, effective: 10001, saved: 10001, fs: 10001 },
+  gid: { real: 10001, effective: 10001, saved: 10001, fs: 10001 },
   mac: { kind: 'apparmor', label: 'cri-containerd.apparmor.d (enforce)', mode: 'enforce' },
   rootReadOnly: true,
 };
@@ -40,10 +43,16 @@ const CONFINED_INTENT: SpecIntent = {
   hostNetwork: false,
 };
 
-/** Every check passing, as postureChecks gives it for a confined container. */
+/** Every check passing, as postureChecks gives it for a confined container (its profile logs and kills). */
 const CONFINED_INPUT: PostureInput = {
   kernel: CONFINED_KERNEL,
-  runtime: { seccomp: { defaultAction: 'SCMP_ACT_LOG', actions: ['SCMP_ACT_ALLOW'], flags: [] } },
+  runtime: {
+    seccomp: {
+      defaultAction: 'SCMP_ACT_LOG',
+      actions: ['SCMP_ACT_ALLOW', 'SCMP_ACT_KILL_PROCESS'],
+      flags: [],
+    },
+  },
   intent: CONFINED_INTENT,
   coverage: { ingress: ['default-deny'], egress: ['default-deny'] },
   lsm: { active: ['capability', 'apparmor'], apparmorEnabled: true },
@@ -53,7 +62,7 @@ const CONFINED_INPUT: PostureInput = {
 /** A RuntimeDefault pod running as root with a writable root and no egress policy. */
 const LAX_INPUT: PostureInput = {
   ...CONFINED_INPUT,
-  kernel: { ...CONFINED_KERNEL, uid: { real: 0, effective: 0 }, rootReadOnly: false },
+  kernel: { ...CONFINED_KERNEL, uid: { real: 0, effective: 0, saved: 0, fs: 0 }, rootReadOnly: false },
   runtime: undefined,
   intent: {
     seccompProfile: 'RuntimeDefault',
@@ -197,7 +206,7 @@ test('the JSON of one container is exactly the contract', () => {
                 section: '2.2 security context',
                 status: 'fail',
                 detail:
-                  'kernel: uid 0, euid 0 although the spec sets runAsNonRoot: true; spec: runAsNonRoot true, runAsUser unset',
+                  'kernel: uid 0, euid 0, suid 0, fsuid 0 although the spec sets runAsNonRoot: true; spec: runAsNonRoot true, runAsUser unset',
                 fix: 'set securityContext.runAsNonRoot: true and runAsUser to a non-zero uid',
               },
               {
