@@ -245,7 +245,9 @@ export class AuditStreamParser {
       this.unidentifiedHead++;
       if (!u.done) this.emitUnidentified(u);
     }
-    if (this.queueHead > 1024) this.compactQueues();
+    // Each queue on its own count: a stream of id-less denials (journald short text, logcat) never moves
+    // queueHead, and its emitted entries must not pile up behind an identified event that never comes.
+    if (this.queueHead > 1024 || this.unidentifiedHead > 1024) this.compactQueues();
   }
 
   private compactQueues(): void {
@@ -268,6 +270,7 @@ export class AuditStreamParser {
     const ev = this.pending.get(serial);
     if (ev !== undefined && ev.sec === head.sec && ev.ms === head.ms) {
       if (isEnd) {
+        this.stats.eventEnds++;
         this.emitEvent(ev);
         return;
       }

@@ -380,7 +380,7 @@ function syslogLike(
       head.envelopeTimeMs = time?.ms;
       if (sender === 'audit') {
         const bracket = tag.indexOf('[');
-        if (bracket > 0) head.envelopePid = Number(tag.slice(bracket + 1, -1)) || undefined;
+        if (bracket > 0) head.envelopePid = pidOf(tag.slice(bracket + 1, -1));
         if (form === LINE_FORM.syslog && !text.startsWith('type=', w + 1)) form = LINE_FORM.journald;
         const r = kernelMessage(text, w + 1, end, head, wantType);
         if (r !== LOCATE_RESULT.notRelevant || head.type !== RECORD_TYPE.other) {
@@ -477,7 +477,7 @@ function rfc5424(
   head.form = LINE_FORM.syslog;
   const r = kernelMessage(text, i, end, head, wantType);
   if (r !== LOCATE_RESULT.notRelevant || sender !== 'audit') return r;
-  head.envelopePid = Number(procid) || undefined;
+  head.envelopePid = pidOf(procid);
   return journaldAuditTransport(text, i, end, head, wantType);
 }
 
@@ -498,4 +498,18 @@ function bareAppArmor(
   head.bodyStart = pos;
   head.bodyEnd = end;
   return LOCATE_RESULT.record;
+}
+
+/**
+ * A pid from a log envelope (`audit[PID]:`, a syslog PROCID): decimal digits only, 1 to 2^22 (the kernel's
+ * pid_max limit). `Number()` alone would take `-1`, `1.5`, `0x10` or `Infinity` from a hostile or broken line.
+ */
+function pidOf(text: string): number | undefined {
+  if (text.length === 0 || text.length > 7) return undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+  }
+  const pid = Number(text);
+  return pid >= 1 && pid <= 4_194_304 ? pid : undefined;
 }

@@ -22,6 +22,8 @@ export class ParseStats {
   siblingsJoined = 0;
   /** Siblings beyond the per-event bound, or of events too large to hold. */
   siblingsDropped = 0;
+  /** EOE records that closed a denial's event (it is emitted at once instead of after the hold time). */
+  eventEnds = 0;
   /** Events flushed early because too many were waiting for their siblings. */
   pendingEvicted = 0;
 
