@@ -273,8 +273,10 @@ export class NatsSink implements EventSink {
         const result = await publishPipelined(publisher, chunk.messages, this.pipelineOptions());
         let prefix = 0;
         while (prefix < chunk.messages.length && result.acked[prefix] === true) prefix++;
-        await spool.consume(chunk, prefix);
+        // Counted before the spool's cursor is saved: the acks are the fact, and the spool shows the
+        // messages as consumed before that save returns.
         this.countPublished(result.ackedCount, result.duplicates);
+        await spool.consume(chunk, prefix);
         if (result.ackedCount < chunk.messages.length) {
           this.counters.publishFailures++;
           this.publishWarning.add(chunk.messages.length - result.ackedCount, { err: result.error });
