@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   attribution: 'attribution',
   sink: 'sink',
   response: 'response',
+  /** A Kubernetes API call that did not answer in time. */
+  apiTimeout: 'api_timeout',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

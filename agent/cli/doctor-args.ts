@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { ConfigOverrides } from '../config/config-loader.js';
 import { UsageError } from '../errors.js';
 import { natsServers } from '../sinks/nats/nats-connection.js';
+import { NODE_FLAG_OPTIONS, nodeFlagOverrides } from './node-flags.js';
 
 export const DOCTOR_USAGE = `Usage: kernwatch doctor [--json] [--config FILE] [--node NAME] [--proc-root DIR] [--sys-root DIR] [--cri-socket PATH]
                         [--kubeconfig FILE] [--nats URL]
@@ -40,17 +41,7 @@ export function parseDoctorArgs(argv: string[]): DoctorArgs {
   try {
     parsed = parseArgs({
       args: argv,
-      options: {
-        json: { type: 'boolean' },
-        config: { type: 'string', short: 'c' },
-        node: { type: 'string' },
-        'proc-root': { type: 'string' },
-        'sys-root': { type: 'string' },
-        'cri-socket': { type: 'string' },
-        kubeconfig: { type: 'string' },
-        nats: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: NODE_FLAG_OPTIONS,
       allowPositionals: false,
       strict: true,
     });
@@ -59,12 +50,7 @@ export function parseDoctorArgs(argv: string[]): DoctorArgs {
   }
   const v = parsed.values;
   if (v.help === true) throw new UsageError(DOCTOR_USAGE);
-  const overrides: ConfigOverrides = {};
-  if (v.node !== undefined) overrides.node = nonEmpty('--node', v.node);
-  if (v['proc-root'] !== undefined) overrides.procRoot = nonEmpty('--proc-root', v['proc-root']);
-  if (v['sys-root'] !== undefined) overrides.sysRoot = nonEmpty('--sys-root', v['sys-root']);
-  if (v['cri-socket'] !== undefined) overrides.criSocket = nonEmpty('--cri-socket', v['cri-socket']);
-  if (v.kubeconfig !== undefined) overrides.kubeconfig = nonEmpty('--kubeconfig', v.kubeconfig);
+  const overrides = nodeFlagOverrides(v, nonEmpty);
   const out: DoctorArgs = { json: v.json === true, overrides };
   if (v.config !== undefined) out.configPath = nonEmpty('--config', v.config);
   if (v.nats !== undefined) {

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { ConfigOverrides } from '../config/config-loader.js';
 import { sinkFromSpec } from '../config/config-loader.js';
 import { UsageError } from '../errors.js';
+import { NODE_FLAG_OPTIONS, nodeFlagOverrides } from './node-flags.js';
 
 export const POSTURE_USAGE = `Usage: kernwatch posture [--json] [--config FILE] [--node NAME] [--cri-socket PATH]
                          [--proc-root DIR] [--sys-root DIR] [--kubeconfig FILE] [--nats URL]
@@ -27,17 +28,7 @@ export function parsePostureArgs(argv: string[]): PostureArgs {
   try {
     parsed = parseArgs({
       args: argv,
-      options: {
-        json: { type: 'boolean' },
-        config: { type: 'string', short: 'c' },
-        node: { type: 'string' },
-        'cri-socket': { type: 'string' },
-        'proc-root': { type: 'string' },
-        'sys-root': { type: 'string' },
-        kubeconfig: { type: 'string' },
-        nats: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: NODE_FLAG_OPTIONS,
       allowPositionals: false,
       strict: true,
     });
@@ -46,12 +37,7 @@ export function parsePostureArgs(argv: string[]): PostureArgs {
   }
   const v = parsed.values;
   if (v.help === true) throw new UsageError(POSTURE_USAGE);
-  const overrides: ConfigOverrides = {};
-  if (v.node !== undefined) overrides.node = v.node;
-  if (v['cri-socket'] !== undefined) overrides.criSocket = v['cri-socket'];
-  if (v['proc-root'] !== undefined) overrides.procRoot = v['proc-root'];
-  if (v['sys-root'] !== undefined) overrides.sysRoot = v['sys-root'];
-  if (v.kubeconfig !== undefined) overrides.kubeconfig = v.kubeconfig;
+  const overrides = nodeFlagOverrides(v);
   if (v.nats !== undefined) overrides.sinks = [sinkFromSpec(v.nats)];
   const out: PostureArgs = { json: v.json === true, overrides };
   if (v.config !== undefined) out.configPath = v.config;

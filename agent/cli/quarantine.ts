@@ -9,6 +9,7 @@ import { NetpolQuarantines, type NetpolQuarantine } from '../responders/netpol-q
 import { NftCommand } from '../responders/nft/nft-command.js';
 import { NftQuarantine, type QuarantineEntry } from '../responders/nft/quarantine-table.js';
 import { createLogger } from '../telemetry/logger.js';
+import { alignColumns } from '../text-columns.js';
 
 export const QUARANTINE_USAGE = `Usage: kernwatch quarantine list [--json] [--kubeconfig FILE] [--config FILE]
        kernwatch quarantine release POD|IP [--kubeconfig FILE] [--config FILE]
@@ -182,16 +183,7 @@ function listTable(q: Quarantines): string {
         : `${String(Math.max(0, Math.round((p.expiresAtMs - Date.now()) / 1000)))}s`,
     ]);
   }
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  let text = rows
-    .map((r) =>
-      r
-        .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-  text += '\n';
+  let text = `${alignColumns(rows).join('\n')}\n`;
   if (q.networkPolicies === undefined) text += '(no API server: NetworkPolicy quarantines not listed)\n';
   return text;
 }

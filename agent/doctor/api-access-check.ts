@@ -8,7 +8,7 @@ import {
 } from '@kubernetes/client-node';
 import { loadKubeConfig, type KubeConfigSource } from '../attribute/pods/kube-config.js';
 import type { AgentConfig } from '../config/config-schema.js';
-import { kubeRequestOptions } from '../kube-request-options.js';
+import { KubeDeadlineError, withKubeDeadline } from '../kube-request-options.js';
 import { accessNeeds, describeGrant, describeNeed, type AccessNeed } from './api-access.js';
 import { CHECK_ID, fail, oneLine, pass, warn, type CheckResult } from './doctor-types.js';
 
@@ -63,38 +63,34 @@ export async function apiAccessCheck(o: ApiCheckOptions): Promise<CheckResult> {
   const server = kubeConfig.getCurrentCluster()?.server ?? 'the API server';
   const needs = accessNeeds(o.config);
   const api = kubeConfig.makeApiClient(AuthorizationV1Api);
-  const abort = new AbortController();
-  const timer = setTimeout(() => {
-    abort.abort();
-  }, o.timeoutMs);
   let answers: Answer[];
   try {
-    answers = await Promise.all(
-      needs.map(async (need) => {
-        const body = Object.assign(new V1SelfSubjectAccessReview(), {
-          apiVersion: 'authorization.k8s.io/v1',
-          kind: 'SelfSubjectAccessReview',
-          spec: Object.assign(new V1SelfSubjectAccessReviewSpec(), {
-            resourceAttributes: Object.assign(new V1ResourceAttributes(), {
-              verb: need.verb,
-              group: need.group,
-              resource: need.resource,
+    answers = await withKubeDeadline(o.timeoutMs, (options) =>
+      Promise.all(
+        needs.map(async (need) => {
+          const body = Object.assign(new V1SelfSubjectAccessReview(), {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: Object.assign(new V1SelfSubjectAccessReviewSpec(), {
+              resourceAttributes: Object.assign(new V1ResourceAttributes(), {
+                verb: need.verb,
+                group: need.group,
+                resource: need.resource,
+              }),
             }),
-          }),
-        });
-        const review = await api.createSelfSubjectAccessReview({ body }, kubeRequestOptions(abort.signal));
-        return { need, allowed: review.status?.allowed === true };
-      }),
+          });
+          const review = await api.createSelfSubjectAccessReview({ body }, options);
+          return { need, allowed: review.status?.allowed === true };
+        }),
+      ),
     );
   } catch (err) {
-    const why = abort.signal.aborted ? `no answer within ${o.timeoutMs} ms` : describeApiError(err);
+    const why = err instanceof KubeDeadlineError ? err.message : describeApiError(err);
     return fail(
       id,
       `cannot ask ${server} (SelfSubjectAccessReview): ${why}`,
       'check that the API server is reachable from the node and that the credentials are valid',
     );
-  } finally {
-    clearTimeout(timer);
   }
   const denied = answers.filter((a) => !a.allowed).map((a) => a.need);
   const blocking = denied.filter((n) => !n.liveOnly || responses.enabled);

@@ -1,6 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHECK_ID, fail, pass, warn, type CheckResult } from './doctor-types.js';
+import { parseLsmList } from '../posture/lsm.js';
+import { actionsLoggedPath, parseActionsLogged } from '../posture/seccomp-actions-logged.js';
 
 /**
  * What the kernel itself decides about visibility: which seccomp actions it logs, how much of the kernel
@@ -21,7 +23,7 @@ const FLAG_LOG_ACTIONS = ['errno', 'trap', 'user_notif', 'trace'] as const;
  */
 export async function seccompActionsLoggedCheck(procRoot: string): Promise<CheckResult> {
   const id = CHECK_ID.seccompActionsLogged;
-  const path = join(procRoot, 'sys/kernel/seccomp/actions_logged');
+  const path = actionsLoggedPath(procRoot);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -40,10 +42,7 @@ export async function seccompActionsLoggedCheck(procRoot: string): Promise<Check
       'check `sysctl kernel.seccomp.actions_logged` on the host',
     );
   }
-  const logged = text
-    .trim()
-    .split(/\s+/)
-    .filter((a) => a !== '');
+  const logged = parseActionsLogged(text);
   const missing = REQUIRED_SECCOMP_ACTIONS.filter((a) => !logged.includes(a));
   const flagMissing = FLAG_LOG_ACTIONS.filter((a) => !logged.includes(a));
   const facts =
@@ -133,13 +132,7 @@ export async function lsmCheck(sysRoot: string): Promise<CheckResult> {
     readText(apparmorPath),
     readText(enforcePath),
   ]);
-  const active =
-    lsmText === undefined
-      ? undefined
-      : lsmText
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s !== '');
+  const active = lsmText === undefined ? undefined : parseLsmList(lsmText);
   const facts: string[] = [
     active === undefined
       ? `active LSMs unknown (${lsmPath} not readable: securityfs not mounted?)`

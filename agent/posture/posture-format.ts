@@ -5,6 +5,7 @@ import {
   type ContainerPosture,
   type PostureReport,
 } from './posture-types.js';
+import { alignColumns } from '../text-columns.js';
 
 /** The table's check columns, in contract order, headed by the check id in upper case. */
 const CHECK_COLUMNS = Object.values(CHECK_ID);
@@ -53,13 +54,7 @@ export function postureTable(report: PostureReport): string {
     ['NAMESPACE/POD', 'CONTAINER', ...CHECK_COLUMNS.map((id) => id.toUpperCase())],
     ...report.containers.map(tableRow),
   ];
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  const lines = rows.map((r) =>
-    r
-      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd(),
-  );
+  const lines = alignColumns(rows);
   const c = postureCounts(report);
   const containers = c.containers === 1 ? '1 container' : `${String(c.containers)} containers`;
   const findings = c.fail + c.unknown;

@@ -1,4 +1,4 @@
-import type { EventSink } from '../sinks/event-sink.js';
+import { deliverToEach, type EventSink } from '../sinks/event-sink.js';
 import type { Logger } from '../telemetry/logger.js';
 import { postureEventOf, postureSignature, type PostureEvent } from './posture-event.js';
 import {
@@ -90,22 +90,12 @@ export class PostureMonitor {
     this.counts = countsOf(report.containers);
     const { events, remember } = this.changes(report);
     if (events.length === 0) return;
-    const sinks = this.o.sinks().filter((s) => s.deliverPosture !== undefined);
-    const results = await Promise.allSettled(
-      sinks.map((s) => s.deliverPosture?.(events) ?? Promise.resolve()),
-    );
-    let failed = false;
-    for (const [i, r] of results.entries()) {
-      if (r.status === 'rejected') {
-        failed = true;
-        log.warn(
-          { err: r.reason as unknown, sink: sinks[i]?.name },
-          'Posture events could not be delivered.',
-        );
-      }
+    const failures = await deliverToEach(this.o.sinks(), (sink) => sink.deliverPosture?.(events));
+    for (const f of failures) {
+      log.warn({ err: f.err, sink: f.sink }, 'Posture events could not be delivered.');
     }
     // Remembered only once delivered: a change a sink refused is published again at the next scan.
-    if (failed) return;
+    if (failures.length > 0) return;
     remember();
     this.counters.published += events.length;
     const findings = events.reduce((n, e) => n + e.findings, 0);

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CoreV1Api,
@@ -11,11 +10,12 @@ import {
 import { CRI_CONTAINER_STATE, type CriClient } from '../attribute/cri/cri-client.js';
 import type { CriContainerInfo } from '../attribute/cri/cri-messages.js';
 import { cgroupIdentity } from '../attribute/proc/cgroup-identity.js';
-import { kubeRequestOptions } from '../kube-request-options.js';
+import { withKubeDeadline, type kubeRequestOptions } from '../kube-request-options.js';
 import type { Logger } from '../telemetry/logger.js';
 import { CONFINEMENT_STATUS, readKernelConfinement } from './kernel-confinement.js';
 import { readNodeLsm, SELINUX_MODE, type NodeLsm } from './lsm.js';
 import { networkPolicyCoverage } from './network-policy-coverage.js';
+import { readActionsLogged } from './seccomp-actions-logged.js';
 import { postureChecks, type LsmState, type RuntimeSpecSummary } from './posture-checks.js';
 import type { ContainerPosture, KernelConfinement, PostureReport } from './posture-types.js';
 import { specIntentOf } from './spec-intent.js';
@@ -159,19 +159,6 @@ function lsmStateOf(lsm: NodeLsm): LsmState {
   return state;
 }
 
-/** The seccomp actions the kernel logs (`kill_process kill_thread trap errno user_notif trace log`). */
-async function readActionsLogged(procRoot: string): Promise<string[] | undefined> {
-  try {
-    const text = await readFile(join(procRoot, 'sys/kernel/seccomp/actions_logged'), 'utf8');
-    return text
-      .trim()
-      .split(/\s+/)
-      .filter((a) => a !== '');
-  } catch {
-    return undefined;
-  }
-}
-
 /** The two lists a scan needs from the API server; a failure leaves those checks unknown, with a log. */
 class PostureApi {
   private readonly core: CoreV1Api;
@@ -207,17 +194,11 @@ class PostureApi {
     what: string,
     run: (options: ReturnType<typeof kubeRequestOptions>) => Promise<T>,
   ): Promise<T | undefined> {
-    const abort = new AbortController();
-    const timer = setTimeout(() => {
-      abort.abort();
-    }, API_TIMEOUT_MS);
     try {
-      return await run(kubeRequestOptions(abort.signal));
+      return await withKubeDeadline(API_TIMEOUT_MS, run);
     } catch (err) {
       this.log.warn({ err }, `Cannot ${what}; the checks that need it are unknown.`);
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

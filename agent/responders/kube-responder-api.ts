@@ -13,7 +13,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { ERROR_CODES, KernwatchError } from '../errors.js';
-import { kubeRequestOptions } from '../kube-request-options.js';
+import { withKubeDeadline, type kubeRequestOptions } from '../kube-request-options.js';
 
 /** An API call of a response that did not succeed, with the HTTP status when the server answered. */
 export class KubeResponseError extends KernwatchError {
@@ -206,12 +206,8 @@ export class KubeResponderApi {
     run: (options: ReturnType<typeof kubeRequestOptions>) => Promise<T>,
     contentType?: string,
   ): Promise<T | undefined> {
-    const abort = new AbortController();
-    const timer = setTimeout(() => {
-      abort.abort();
-    }, this.callTimeoutMs);
     try {
-      return await run(kubeRequestOptions(abort.signal, contentType));
+      return await withKubeDeadline(this.callTimeoutMs, run, contentType);
     } catch (err) {
       if (err instanceof ApiException) {
         const status: number = err.code;
@@ -220,14 +216,8 @@ export class KubeResponderApi {
           cause: err,
         });
       }
-      const reason = abort.signal.aborted
-        ? `no answer within ${String(this.callTimeoutMs)} ms`
-        : err instanceof Error
-          ? err.message
-          : String(err);
+      const reason = err instanceof Error ? err.message : String(err);
       throw new KubeResponseError(`Cannot ${what}: ${reason}`, undefined, { cause: err });
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -5,7 +5,7 @@ import type { ContainerDirectory } from '../attribute/cri/container-directory.js
 import { cgroupIdentity } from '../attribute/proc/cgroup-identity.js';
 import type { ResponseActionConfig, ResponseRuleConfig, ResponsesConfig } from '../config/config-schema.js';
 import { ERROR_CODES, KernwatchError } from '../errors.js';
-import type { EventSink } from '../sinks/event-sink.js';
+import { deliverToEach, type EventSink } from '../sinks/event-sink.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ACTION_TYPE, type ActionEvent } from './action-event.js';
 import { DeletePodAction } from './actions/delete-pod.js';
@@ -184,16 +184,13 @@ export class Responder {
   }
 
   private async publish(events: ActionEvent[]): Promise<void> {
-    const sinks = this.o.sinks().filter((s) => s.deliverActions !== undefined);
-    const results = await Promise.allSettled(
-      sinks.map((sink) => sink.deliverActions?.(events) ?? Promise.resolve()),
-    );
-    const failed = sinks.filter((_, i) => results[i]?.status === 'rejected').map((s) => s.name);
-    if (failed.length > 0) {
-      const first = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      throw new KernwatchError(ERROR_CODES.sink, `Action events not delivered to ${failed.join(', ')}`, {
-        cause: first?.reason,
-      });
+    const failures = await deliverToEach(this.o.sinks(), (sink) => sink.deliverActions?.(events));
+    if (failures.length > 0) {
+      throw new KernwatchError(
+        ERROR_CODES.sink,
+        `Action events not delivered to ${failures.map((f) => f.sink).join(', ')}`,
+        { cause: failures[0]?.err },
+      );
     }
   }
 }

@@ -26,3 +26,30 @@ export interface EventSink {
   healthy(): boolean;
   close(): Promise<void>;
 }
+
+/** A sink that refused what it was given, with its error. */
+export interface SinkFailure {
+  sink: string;
+  err: unknown;
+}
+
+/**
+ * Hands the same records to every sink that carries them (`deliver` answers undefined for a sink that
+ * does not), all at once; the sinks that refused, in sink order. Action and posture events go out this way.
+ */
+export async function deliverToEach(
+  sinks: readonly EventSink[],
+  deliver: (sink: EventSink) => Promise<void> | undefined,
+): Promise<SinkFailure[]> {
+  const taking: { sink: EventSink; done: Promise<void> }[] = [];
+  for (const sink of sinks) {
+    const done = deliver(sink);
+    if (done !== undefined) taking.push({ sink, done });
+  }
+  const results = await Promise.allSettled(taking.map((t) => t.done));
+  const failures: SinkFailure[] = [];
+  results.forEach((r, i) => {
+    if (r.status === 'rejected') failures.push({ sink: taking[i]?.sink.name ?? '?', err: r.reason });
+  });
+  return failures;
+}
