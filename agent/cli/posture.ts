@@ -7,12 +7,16 @@ import { postureEventOf } from '../posture/posture-event.js';
 import { findingsOf, postureJson, postureTable } from '../posture/posture-format.js';
 import { publishPostureEvents } from '../posture/posture-publish.js';
 import { scanPosture } from '../posture/posture-scan.js';
+import { manifestObjects } from '../posture/manifest-workloads.js';
+import { manifestPosture } from '../posture/manifest-posture.js';
+import { readFile } from 'node:fs/promises';
 import { createLogger } from '../telemetry/logger.js';
 import { resolveNodeName } from './node-name.js';
 import type { PostureArgs } from './posture-args.js';
 
 /** `kernwatch posture`: one scan, printed; exit 1 when any check is not a pass (fail or unknown). */
 export async function runPosture(args: PostureArgs, out: NodeJS.WritableStream): Promise<number> {
+  if (args.manifestPath !== undefined) return runManifestPosture(args.manifestPath, args.json, out);
   const config = await loadConfig(args.configPath, args.overrides);
   const node = resolveNodeName(config.node === '' ? undefined : config.node);
   const log = createLogger(config.log.level === 'info' ? 'warn' : config.log.level);
@@ -62,5 +66,17 @@ export async function runPosture(args: PostureArgs, out: NodeJS.WritableStream):
     );
     await publishPostureEvents(sink, node, events, log);
   }
+  return findingsOf(report) > 0 ? 1 : 0;
+}
+
+async function runManifestPosture(path: string, json: boolean, out: NodeJS.WritableStream): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new KernwatchError(ERROR_CODES.config, `Cannot read the manifest ${path}`, { cause: err });
+  }
+  const report = manifestPosture(manifestObjects(text, path), path);
+  out.write(json ? postureJson(report) : postureTable(report));
   return findingsOf(report) > 0 ? 1 : 0;
 }

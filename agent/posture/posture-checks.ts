@@ -60,13 +60,14 @@ export const PROC_FIX =
 /** The fix for denials that cannot reach the log. */
 export const SECCOMP_LOG_FIX =
   'use a Localhost seccomp profile with SCMP_ACT_LOG / SCMP_ACT_KILL_PROCESS or the log flag SECCOMP_FILTER_FLAG_LOG (runc >= 1.2)';
-const SECCOMP_FIX = 'set securityContext.seccompProfile.type: RuntimeDefault (or Localhost)';
-const NO_NEW_PRIVS_FIX = 'set securityContext.allowPrivilegeEscalation: false';
-const CAPABILITIES_FIX = 'set securityContext.capabilities.drop: [ALL] and add back only NET_BIND_SERVICE';
-const READONLY_ROOT_FIX =
+export const SECCOMP_FIX = 'set securityContext.seccompProfile.type: RuntimeDefault (or Localhost)';
+export const NO_NEW_PRIVS_FIX = 'set securityContext.allowPrivilegeEscalation: false';
+export const CAPABILITIES_FIX =
+  'set securityContext.capabilities.drop: [ALL] and add back only NET_BIND_SERVICE';
+export const READONLY_ROOT_FIX =
   'set securityContext.readOnlyRootFilesystem: true (mount an emptyDir where the app must write)';
-const RUN_AS_NON_ROOT_FIX = 'set securityContext.runAsNonRoot: true and runAsUser to a non-zero uid';
-const APPARMOR_FIX =
+export const RUN_AS_NON_ROOT_FIX = 'set securityContext.runAsNonRoot: true and runAsUser to a non-zero uid';
+export const APPARMOR_FIX =
   'set securityContext.appArmorProfile.type: RuntimeDefault (or Localhost with a profile in enforce mode)';
 const NO_MAC_FIX =
   'enable AppArmor or SELinux on the node, then give the pod a profile (appArmorProfile or seLinuxOptions)';
@@ -76,7 +77,7 @@ const ACTIONS_LOGGED_PATH = '/proc/sys/kernel/seccomp/actions_logged';
 const SECCOMP_FLAG_LOG = 'SECCOMP_FILTER_FLAG_LOG';
 
 /** SELinux domains that confine nothing a container could be held to. */
-const UNCONFINED_SELINUX_TYPES: ReadonlySet<string> = new Set([
+export const UNCONFINED_SELINUX_TYPES: ReadonlySet<string> = new Set([
   'spc_t',
   'unconfined_t',
   'unconfined_service_t',
@@ -213,7 +214,7 @@ function filterCount(kernel: KernelConfinement): string {
   return n === 1 ? '1 filter' : `${String(n)} filters`;
 }
 
-function seccompSpec(intent: SpecIntent | undefined): string {
+export function seccompSpec(intent: SpecIntent | undefined): string {
   if (intent === undefined) return 'spec: unknown';
   switch (intent.seccompProfile) {
     case SECCOMP_PROFILE.unset:
@@ -225,7 +226,7 @@ function seccompSpec(intent: SpecIntent | undefined): string {
   }
 }
 
-function seccompFix(intent: SpecIntent | undefined): string {
+export function seccompFix(intent: SpecIntent | undefined): string {
   if (intent?.privileged === true) {
     return 'drop privileged: true (the runtime applies no seccomp profile to privileged containers), then set securityContext.seccompProfile.type: RuntimeDefault';
   }
@@ -240,7 +241,7 @@ function seccompFix(intent: SpecIntent | undefined): string {
 
 // ---- seccomp_logging -------------------------------------------------------------------------------
 
-function seccompLoggingCheck({ kernel, runtime, intent, actionsLogged }: PostureInput): PostureCheck {
+export function seccompLoggingCheck({ kernel, runtime, intent, actionsLogged }: PostureInput): PostureCheck {
   let outcome: Outcome;
   const seccomp = runtime?.seccomp;
   if (kernel?.seccompMode === 0) {
@@ -358,7 +359,7 @@ function noNewPrivsCheck({ kernel, runtime, intent }: PostureInput): PostureChec
   return check(CHECK_ID.noNewPrivs, POLICY_SECTION.securityContext, outcome);
 }
 
-function escalationSpec(intent: SpecIntent | undefined): string {
+export function escalationSpec(intent: SpecIntent | undefined): string {
   if (intent === undefined) return 'spec: unknown';
   if (intent.privileged) return 'spec: privileged (privilege escalation always allowed)';
   if (addsSysAdmin(intent)) return 'spec: adds CAP_SYS_ADMIN (privilege escalation always allowed)';
@@ -366,14 +367,14 @@ function escalationSpec(intent: SpecIntent | undefined): string {
   return `spec: allowPrivilegeEscalation ${String(intent.allowPrivilegeEscalation)}`;
 }
 
-function noNewPrivsFix(intent: SpecIntent | undefined): string {
+export function noNewPrivsFix(intent: SpecIntent | undefined): string {
   if (intent?.privileged === true) return `drop privileged: true, then ${NO_NEW_PRIVS_FIX}`;
   if (intent !== undefined && addsSysAdmin(intent))
     return `stop adding CAP_SYS_ADMIN, then ${NO_NEW_PRIVS_FIX}`;
   return NO_NEW_PRIVS_FIX;
 }
 
-function addsSysAdmin(intent: SpecIntent): boolean {
+export function addsSysAdmin(intent: SpecIntent): boolean {
   return intent.addedCapabilities.some((c) => {
     const name = c.toUpperCase().replace(/^CAP_/, '');
     return name === 'SYS_ADMIN' || name === 'ALL';
@@ -382,7 +383,7 @@ function addsSysAdmin(intent: SpecIntent): boolean {
 
 // ---- capabilities ----------------------------------------------------------------------------------
 
-const ALLOWED_CAPABILITY = 'CAP_NET_BIND_SERVICE';
+export const ALLOWED_CAPABILITY = 'CAP_NET_BIND_SERVICE';
 
 function capabilitiesCheck({ kernel, intent }: PostureInput): PostureCheck {
   const spec = capabilitiesSpec(intent);
@@ -435,7 +436,7 @@ function capabilitiesCheck({ kernel, intent }: PostureInput): PostureCheck {
   return check(CHECK_ID.capabilities, POLICY_SECTION.securityContext, outcome);
 }
 
-function capabilitiesSpec(intent: SpecIntent | undefined): string {
+export function capabilitiesSpec(intent: SpecIntent | undefined): string {
   if (intent === undefined) return 'spec: unknown';
   const drop = intent.dropsAllCapabilities ? 'spec: drops ALL' : 'spec: does not drop ALL';
   return intent.addedCapabilities.length === 0
@@ -580,7 +581,7 @@ function runAsNonRootCheck({ kernel, intent }: PostureInput): PostureCheck {
   return check(CHECK_ID.runAsNonRoot, POLICY_SECTION.securityContext, outcome);
 }
 
-function userSpec(intent: SpecIntent | undefined): string {
+export function userSpec(intent: SpecIntent | undefined): string {
   if (intent === undefined) return 'spec: unknown';
   const nonRoot = `runAsNonRoot ${intent.runAsNonRoot === undefined ? 'unset' : String(intent.runAsNonRoot)}`;
   const user = intent.runAsUser === undefined ? 'runAsUser unset' : `runAsUser ${String(intent.runAsUser)}`;
@@ -589,7 +590,7 @@ function userSpec(intent: SpecIntent | undefined): string {
 
 // ---- network_policy --------------------------------------------------------------------------------
 
-function networkPolicyCheck({ intent, coverage }: PostureInput): PostureCheck {
+export function networkPolicyCheck({ intent, coverage }: PostureInput): PostureCheck {
   let outcome: Outcome;
   if (intent?.hostNetwork === true) {
     outcome = fail(

@@ -111,6 +111,8 @@ export interface SpecIntent {
   seccompLocalhostProfile?: string;
   /** AppArmor profile asked for: `RuntimeDefault`, `Localhost/<name>`, `Unconfined`, or undefined when unset. */
   appArmorProfile?: string;
+  /** seLinuxOptions.type asked for (container over pod); undefined: the runtime assigns its default. */
+  seLinuxType?: string;
   privileged: boolean;
   /** undefined: not set (the runtime's default is to allow unless NoNewPrivs is otherwise implied). */
   allowPrivilegeEscalation?: boolean;

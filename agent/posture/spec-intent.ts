@@ -27,7 +27,7 @@ interface SeccompChoice {
  *   `appArmorProfile` (pkg/security/apparmor/helpers.go GetProfile).
  * - allowPrivilegeEscalation is container-only; privileged, or CAP_SYS_ADMIN (or ALL) added, make it true
  *   whatever the field says (the API documents it so: such a container can escalate anyway).
- * - runAsNonRoot / runAsUser: container over pod. readOnlyRootFilesystem, privileged and capabilities are
+ * - seLinuxOptions.type, runAsNonRoot / runAsUser: container over pod. readOnlyRootFilesystem, privileged and capabilities are
  *   container-only fields.
  * - dropsAllCapabilities: `drop` contains exactly `ALL`, as the restricted Pod Security Standard compares
  *   it (check_capabilities_restricted.go); containerd would also take `all`, the policy does not.
@@ -64,6 +64,8 @@ export function specIntentOf(pod: V1Pod, containerName: string): SpecIntent | un
   if (seccomp.localhostProfile !== undefined) intent.seccompLocalhostProfile = seccomp.localhostProfile;
   const appArmor = appArmorOf(sc?.appArmorProfile, annotations, containerName, podSc?.appArmorProfile);
   if (appArmor !== undefined) intent.appArmorProfile = appArmor;
+  const seLinuxType = sc?.seLinuxOptions?.type ?? podSc?.seLinuxOptions?.type;
+  if (seLinuxType !== undefined && seLinuxType !== '') intent.seLinuxType = seLinuxType;
   if (privileged || addsSysAdmin) intent.allowPrivilegeEscalation = true;
   else if (sc?.allowPrivilegeEscalation !== undefined)
     intent.allowPrivilegeEscalation = sc.allowPrivilegeEscalation;
