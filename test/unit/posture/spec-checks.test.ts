@@ -1,4 +1,4 @@
-import type { V1Pod } from '@kubernetes/client-node';
+import { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { manifestPosture } from '../../../agent/posture/manifest-posture.js';
 import { manifestObjects } from '../../../agent/posture/manifest-workloads.js';
@@ -16,11 +16,11 @@ const HARDENED = {
 };
 
 function pod(securityContext: Record<string, unknown>, extra: Record<string, unknown> = {}): V1Pod {
-  const object = {
+  // The served JSON, which is what specIntentOf reads.
+  return Object.assign(new V1Pod(), {
     metadata: { name: 'p', namespace: 'ns', labels: { app: 'web' } },
     spec: { containers: [{ name: 'app', image: 'x', securityContext }], ...extra },
-  };
-  return object;
+  });
 }
 
 const BOTH = { ingress: ['deny-all'], egress: ['deny-all'] };
