@@ -56,7 +56,7 @@ export interface PostureInput {
 
 /** The fix for every check that needs the container's /proc/<pid> and could not read it. */
 export const PROC_FIX =
-  "run kernwatch with hostPID: true, the host's /proc as procRoot and CAP_SYS_PTRACE so the container's /proc/<pid> can be read";
+  "give kernwatch the host's /proc as procRoot (hostPath /proc at /host/proc, as deploy/daemonset.yaml does) so the container's /proc/<pid> can be read";
 /** The fix for denials that cannot reach the log. */
 export const SECCOMP_LOG_FIX =
   'use a Localhost seccomp profile with SCMP_ACT_LOG / SCMP_ACT_KILL_PROCESS or the log flag SECCOMP_FILTER_FLAG_LOG (runc >= 1.2)';
