@@ -20,6 +20,7 @@ import {
   type TestContainer,
   type TestPod,
 } from '../../helpers/containerd.js';
+import { denialSchemaErrors } from '../../helpers/json-schema.js';
 import { isRoot, missingPrerequisite } from '../../helpers/prerequisites.js';
 import { disablePrintkRateLimit } from '../../helpers/printk-ratelimit.js';
 
@@ -148,6 +149,10 @@ describe.skipIf(skip)('kernwatch run with a real containerd', () => {
       });
       expect(k.pod).toEqual(podRef());
     }
+  });
+
+  test('every event, container and pod objects included, is valid against docs/schema/kernwatch.v1.schema.json', () => {
+    for (const e of events) expect(denialSchemaErrors(e), e.id).toEqual([]);
   });
 
   test('the container that seccomp killed left its log saying the first child died and the shell went on', async () => {

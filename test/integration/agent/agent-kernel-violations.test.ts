@@ -15,6 +15,7 @@ import { noAuditdRegistered, startPrivateAuditd, type PrivateAuditd } from '../.
 import { FakeKubeApi, fakePod } from '../../helpers/fake-kube-api.js';
 import { EVENTS } from '../../helpers/fake-kube-events.js';
 import { CGROUP_STYLE, createK8sCgroup, type K8sCgroup } from '../../helpers/k8s-cgroup.js';
+import { denialSchemaErrors } from '../../helpers/json-schema.js';
 import { hasCommand, isRoot, missingPrerequisite } from '../../helpers/prerequisites.js';
 import { disablePrintkRateLimit } from '../../helpers/printk-ratelimit.js';
 import { buildViolator, startViolatorIn, type ViolatorProcess } from '../../helpers/violator.js';
@@ -159,6 +160,7 @@ describe.skipIf(skip)('kernwatch run against real seccomp violations', () => {
           : { id: x.scenario.cgroup.containerId },
       );
       expect(e.pod).toEqual({ ...x.scenario.pod, uid: x.scenario.cgroup.podUid });
+      expect(denialSchemaErrors(e)).toEqual([]);
     }
   }
 

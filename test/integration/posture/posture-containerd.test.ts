@@ -27,6 +27,7 @@ import {
   NETWORK_POLICIES,
   type KubeObject,
 } from '../../helpers/fake-kube-api.js';
+import { postureSchemaErrors } from '../../helpers/json-schema.js';
 import { get, metricsPort, sample } from '../../helpers/metrics-scrape.js';
 import { missingPrerequisite } from '../../helpers/prerequisites.js';
 
@@ -336,5 +337,6 @@ describe.skipIf(skip)('kernwatch posture with real containers', () => {
       sample(body, `kernwatch_posture_containers{namespace="${NAMESPACE}",check="seccomp",status="fail"}`),
     ).toBe(1);
     expect(sample(body, 'kernwatch_posture_scans_total{result="ok"}')).toBeGreaterThanOrEqual(2);
+    for (const e of postureEvents()) expect(postureSchemaErrors(e), e.id).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import {
   actionEventsInFile,
   agentReady,
   CLI,
+  eventsInFile,
   needsBuiltCli,
   startAgent,
   waitFor,
@@ -21,6 +22,7 @@ import {
   type PrivateContainerd,
   type TestPod,
 } from '../../helpers/containerd.js';
+import { actionSchemaErrors, denialSchemaErrors } from '../../helpers/json-schema.js';
 import { canFetch, canPing, TEST_PAGE_SERVER } from '../../helpers/pod-network.js';
 import { hasCommand, isRoot, missingPrerequisite } from '../../helpers/prerequisites.js';
 import { disablePrintkRateLimit } from '../../helpers/printk-ratelimit.js';
@@ -280,5 +282,12 @@ describe.skipIf(skip)('nft_quarantine with real pods and nftables', () => {
     );
     expect(agent?.stderr()).toContain('Released a quarantine whose pod is gone');
     expect((await run('nft', ['list', 'ruleset'])).stdout).toBe(hostRulesetBefore);
+  });
+
+  test('every action and denial event the agent wrote is valid against docs/schema/', () => {
+    const actions = actionEventsInFile(out);
+    expect(new Set(actions.map((e) => e.decision))).toEqual(new Set(['taken', 'refused']));
+    for (const e of actions) expect(actionSchemaErrors(e), e.id).toEqual([]);
+    for (const e of eventsInFile(out)) expect(denialSchemaErrors(e), e.id).toEqual([]);
   });
 });

@@ -22,6 +22,7 @@ import {
   DAEMON_SETS,
   type KubeObject,
 } from '../../helpers/fake-kube-api.js';
+import { actionSchemaErrors } from '../../helpers/json-schema.js';
 import { isRoot } from '../../helpers/prerequisites.js';
 import { waitFor } from '../../helpers/wait.js';
 import { inPod, responsesConfig, seccompAt } from '../../unit/responders/response-test-events.js';
@@ -45,9 +46,13 @@ afterAll(async () => {
   await api.close();
 });
 
+/** What the published action events got wrong against docs/schema/kernwatch.v1.action.schema.json. */
+const schemaViolations: string[] = [];
+
 afterEach(async () => {
   for (const r of running.splice(0)) await r.stop();
   api.clearInjected();
+  expect(schemaViolations.splice(0)).toEqual([]);
 });
 
 /** A sink that keeps the action events, as stdout and NATS would receive them. */
@@ -58,6 +63,8 @@ class ActionCapture implements EventSink {
     return Promise.resolve();
   }
   deliverActions(events: readonly ActionEvent[]): Promise<void> {
+    // Recorded, not asserted: the runner catches what a sink throws.
+    for (const e of events) schemaViolations.push(...actionSchemaErrors(e).map((p) => `${e.id}: ${p}`));
     this.actions.push(...events);
     return Promise.resolve();
   }

@@ -10,6 +10,7 @@ import {
   type ActionEvent,
 } from '../../../agent/responders/action-event.js';
 import { NatsSink } from '../../../agent/sinks/nats/nats-sink.js';
+import { denialSchemaErrors } from '../../helpers/json-schema.js';
 import { NatsServer, hasNatsServer } from '../../helpers/nats-server.js';
 import { readStream, type StoredMessage } from '../../helpers/nats-stream.js';
 import { parseText } from '../../helpers/parse-text.js';
@@ -161,6 +162,7 @@ describe.skipIf(skip !== undefined)('NATS sink: action events, with a real nats-
     // Denial and action ids differ: neither is taken for a duplicate of the other.
     const stored = await readStream(nats.url);
     expect(routed(stored)).toEqual([...asDenials([trigger]), ...asActions([action])]);
+    expect(denialSchemaErrors(stored[0]?.json)).toEqual([]);
     expect(s.counters).toMatchObject({ published: 2, duplicates: 0 });
   });
 
