@@ -334,9 +334,14 @@ export class AgentRuntime {
   private async autoDetected(): Promise<SourceConfig> {
     const detected = await detectSource({ procRoot: this.o.config.procRoot });
     this.o.log.info({ source: detected.spec }, detected.reason);
-    return detected.spec.type === 'auditd'
-      ? { type: 'auditd', path: detected.spec.path }
-      : sourceConfigSchema.parse({ type: 'kmsg' });
+    switch (detected.spec.type) {
+      case 'auditd':
+        return { type: 'auditd', path: detected.spec.path };
+      case 'journald':
+        return sourceConfigSchema.parse({ type: 'journald', directory: detected.spec.directory });
+      case 'kmsg':
+        return sourceConfigSchema.parse({ type: 'kmsg' });
+    }
   }
 
   private makeSource(sc: SourceConfig): LiveSource {

@@ -1,13 +1,17 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { constants } from 'node:fs';
+import { access, open, readdir, readFile, stat } from 'node:fs/promises';
+import { delimiter, isAbsolute, join } from 'node:path';
 
 /**
  * Picks the live source when none was configured. While an audit daemon runs, the kernel hands every
  * audit record to it and none reaches /dev/kmsg, so auditd's log is the only place to read; without
- * one, records go to the kernel log (/dev/kmsg). The choice comes with a sentence saying why, to be logged.
+ * one, records go to the kernel log (/dev/kmsg). Where /dev/kmsg cannot be opened — an unprivileged pod,
+ * whose device rules refuse it whatever its capabilities — journald's copy of the kernel log is read
+ * instead, from the host's journal directory. The choice comes with a sentence saying why, to be logged.
  */
 
-export type DetectedSourceSpec = { type: 'auditd'; path: string } | { type: 'kmsg' };
+export type DetectedSourceSpec =
+  { type: 'auditd'; path: string } | { type: 'kmsg' } | { type: 'journald'; directory: string };
 
 export interface DetectedSource {
   spec: DetectedSourceSpec;
@@ -29,9 +33,17 @@ export interface DetectSourceOptions {
    * grows within this window still means a daemon writes it. 0 skips the check. Default 1000 ms.
    */
   growthWindowMs?: number;
+  /**
+   * Journal directories to fall back on when /dev/kmsg cannot be opened, in order of preference: the one
+   * holding the newest journal file wins. Default /var/log/journal (persistent), /run/log/journal.
+   */
+  journalDirectories?: readonly string[];
+  /** The journalctl the journald source would run (a name looked up in PATH, or a path). */
+  journalctl?: string;
 }
 
 export const DEFAULT_AUDIT_LOG = '/var/log/audit/audit.log';
+export const DEFAULT_JOURNAL_DIRECTORIES = ['/var/log/journal', '/run/log/journal'] as const;
 const DEFAULT_AUDITD_CONF_DIR = '/etc/audit';
 /** Bounds the number of /proc/<pid>/comm reads in flight. */
 const SCAN_CONCURRENCY = 64;
@@ -81,10 +93,103 @@ export async function detectSource(options: DetectSourceOptions = {}): Promise<D
       ? `${logPath} did not grow within ${String(growthWindowMs)} ms`
       : `${logPath} exists but nothing shows a daemon writing it`
     : `${logPath} does not exist`;
+  const why = `${seen} and ${logFact}, so the kernel writes audit records to ${kmsgPath}`;
+  const kmsgError = await openError(kmsgPath);
+  if (kmsgError === undefined) return { spec: { type: 'kmsg' }, reason: `${why}.` };
+  return journalFallback(why, kmsgPath, kmsgError, options);
+}
+
+/** /dev/kmsg cannot be opened: journald's copy, if there is a journal and a journalctl to read it. */
+async function journalFallback(
+  why: string,
+  kmsgPath: string,
+  kmsgError: string,
+  options: DetectSourceOptions,
+): Promise<DetectedSource> {
+  const dirs = options.journalDirectories ?? DEFAULT_JOURNAL_DIRECTORIES;
+  const cannot = `${why}, which cannot be opened here (${kmsgError})`;
+  const journal = await newestJournalDirectory(dirs);
+  if (journal === undefined) {
+    return {
+      spec: { type: 'kmsg' },
+      reason: `${cannot}, and no journal was found in ${dirs.join(' or ')} to read journald's copy instead.`,
+    };
+  }
+  const journalctl = options.journalctl ?? 'journalctl';
+  if (!(await isExecutable(journalctl))) {
+    return {
+      spec: { type: 'kmsg' },
+      reason: `${cannot}; journald's copy is in ${journal}, but ${journalctl} is not there to read it.`,
+    };
+  }
   return {
-    spec: { type: 'kmsg' },
-    reason: `${seen} and ${logFact}, so the kernel writes audit records to ${kmsgPath}.`,
+    spec: { type: 'journald', directory: journal },
+    reason: `${cannot}, so journald's copy of the kernel log in ${journal} is read instead.`,
   };
+}
+
+/** The error code of opening `path` for reading, or undefined when it opens (then closed at once). */
+async function openError(path: string): Promise<string | undefined> {
+  try {
+    // O_NONBLOCK: a character device such as /dev/kmsg must not block the open.
+    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    await handle.close();
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? String(err);
+  }
+}
+
+/**
+ * Of `dirs`, the one whose newest `*.journal` file (directly inside or one machine-id directory down,
+ * where journald keeps them) was written last; undefined when none holds a journal file.
+ */
+async function newestJournalDirectory(dirs: readonly string[]): Promise<string | undefined> {
+  let best: { dir: string; mtimeMs: number } | undefined;
+  for (const dir of dirs) {
+    const newest = await newestJournalFile(dir, 1);
+    if (newest !== undefined && (best === undefined || newest > best.mtimeMs))
+      best = { dir, mtimeMs: newest };
+  }
+  return best?.dir;
+}
+
+async function newestJournalFile(dir: string, depth: number): Promise<number | undefined> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  let newest: number | undefined;
+  for (const e of entries) {
+    let mtime: number | undefined;
+    if (e.isFile() && e.name.endsWith('.journal')) {
+      mtime = await stat(join(dir, e.name)).then(
+        (s) => s.mtimeMs,
+        () => undefined,
+      );
+    } else if (e.isDirectory() && depth > 0) {
+      mtime = await newestJournalFile(join(dir, e.name), depth - 1);
+    }
+    if (mtime !== undefined && (newest === undefined || mtime > newest)) newest = mtime;
+  }
+  return newest;
+}
+
+/** A path that is executable, or a name found executable in one of PATH's directories. */
+async function isExecutable(command: string): Promise<boolean> {
+  const candidates = command.includes('/')
+    ? [command]
+    : (process.env.PATH ?? '')
+        .split(delimiter)
+        .filter((d) => d !== '')
+        .map((d) => join(d, command));
+  for (const path of candidates) {
+    if (
+      await access(path, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return true;
+  }
+  return false;
 }
 
 /** The pid of a process named `auditd` (its comm), scanning `<procRoot>/<pid>/comm`. */

@@ -15,6 +15,7 @@ import {
 } from '../../helpers/agent-process.js';
 import { noAuditdRegistered, startPrivateAuditd, type PrivateAuditd } from '../../helpers/auditd.js';
 import { agentContainer, deployJsonPatch, deployObjects, objectOf } from '../../helpers/deploy-manifest.js';
+import { hasJournald, startPrivateJournald, type PrivateJournald } from '../../helpers/journald.js';
 import { hasCommand, isRoot, missingPrerequisite } from '../../helpers/prerequisites.js';
 import { disablePrintkRateLimit } from '../../helpers/printk-ratelimit.js';
 import { buildViolator, parseViolatorLine } from '../../helpers/violator.js';
@@ -35,6 +36,9 @@ const skip = missingPrerequisite([
   hasCommand('auditd', 'auditd'),
   hasCommand('nft', 'nftables'),
   hasCommand('ip', 'iproute2'),
+  hasCommand('journalctl', 'systemd'),
+  hasCommand('unshare', 'util-linux'),
+  hasJournald,
   needsBuiltCli,
   noAuditdRegistered,
 ]);
@@ -136,6 +140,7 @@ describe.skipIf(skip)('the agent with exactly the DaemonSet capabilities', () =>
   let violator = '';
   let agent: AgentProcess | undefined;
   let auditd: PrivateAuditd | undefined;
+  let journald: PrivateJournald | undefined;
   let restoreDmesg: (() => void) | undefined;
   let restorePrintk: (() => void) | undefined;
 
@@ -157,6 +162,8 @@ describe.skipIf(skip)('the agent with exactly the DaemonSet capabilities', () =>
     agent = undefined;
     await auditd?.stop();
     auditd = undefined;
+    await journald?.stop();
+    journald = undefined;
   });
 
   afterAll(() => {
@@ -165,7 +172,13 @@ describe.skipIf(skip)('the agent with exactly the DaemonSet capabilities', () =>
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function start(name: string, caps: readonly string[], args: readonly string[]): { out: string } {
+  /** `before` runs first, with every capability (e.g. to set up the pod's mounts), then `caps` only. */
+  function start(
+    name: string,
+    caps: readonly string[],
+    args: readonly string[],
+    before: readonly string[] = [],
+  ): { out: string } {
     const out = join(dir, `${name}.ndjson`);
     agent = startAgent(
       [
@@ -179,7 +192,7 @@ describe.skipIf(skip)('the agent with exactly the DaemonSet capabilities', () =>
         'node-lp',
       ],
       { ...process.env, NODE_NAME: 'node-lp' },
-      onlyCaps(caps),
+      [...before, ...onlyCaps(caps)],
     );
     return { out };
   }
@@ -210,6 +223,40 @@ describe.skipIf(skip)('the agent with exactly the DaemonSet capabilities', () =>
     expect(event.process.uid).toBe(65534);
     expect(event.seccomp?.syscall).toBe('getppid');
     // Attributed from the process's own /proc/<pid>/cgroup: another user's, read without capabilities.
+    expect(event.attribution).toBe('host');
+    expect(await running.stop('SIGTERM')).toBe(0);
+  });
+
+  it("without auditd, and /dev/kmsg closed to it, finds and reads journald's copy of the kernel log", async () => {
+    journald = await startPrivateJournald(join(dir, 'journald'));
+    // The pod's view: the host's /run/log mounted at /run/log (here: the private journald's), in a mount
+    // namespace of the agent's own; then every capability the manifest does not add is dropped.
+    const runLog = join(dir, 'journald', 'run-log');
+    const podMounts = [
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      'sh',
+      '-c',
+      'mount --bind "$1" /run/log && shift && exec "$@"',
+      'sh',
+      runLog,
+    ];
+    const { out } = start('journal', MANIFEST_CAPS, [], podMounts);
+    const running = agent;
+    if (running === undefined) throw new Error('no agent');
+    await agentReady(running);
+    expectExactly(running.pid, MANIFEST_CAPS);
+    expect(running.stderr()).toContain(
+      "which cannot be opened here (EPERM), so journald's copy of the kernel log in /run/log/journal is read instead.",
+    );
+    const pid = await violateAsNobody(violator);
+    const event = await waitFor('the violation from the journal', () => eventOf(out, pid), 20_000);
+    expect(event.source).toBe('journald');
+    expect(event.process.uid).toBe(65534);
+    expect(event.seccomp?.syscall).toBe('getppid');
     expect(event.attribution).toBe('host');
     expect(await running.stop('SIGTERM')).toBe(0);
   });

@@ -174,7 +174,10 @@ describe('deploy/daemonset.yaml', () => {
     };
     expect(hostPathOf(config.procRoot)).toBe('/proc');
     expect(hostPathOf(config.sysRoot)).toBe('/sys');
-    expect(hostPathOf('/var/log/audit')).toBe('/var/log/audit');
+    // auditd's log and the journals, at the paths auto-detection looks at.
+    expect(hostPathOf('/var/log')).toBe('/var/log');
+    expect(hostPathOf('/run/log')).toBe('/run/log');
+    expect(hostPathOf('/etc/audit')).toBe('/etc/audit');
     expect(config.cri.socket).toBeDefined();
     expect(hostPathOf(config.cri.socket ?? '')).toBe(config.cri.socket);
     expect(volumes.get(mounts.get(config.cri.socket ?? '')?.name ?? '')?.hostPath?.type).toBe('Socket');

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -112,5 +112,71 @@ describe('source auto-detection', () => {
       spec: { type: 'kmsg' },
       reason: `${missing} is unreadable (ENOENT) and ${log} does not exist, so the kernel writes audit records to /dev/kmsg.`,
     });
+  });
+});
+
+describe('source auto-detection where /dev/kmsg cannot be opened (an unprivileged pod)', () => {
+  /** A journal directory laid out as journald keeps it: <dir>/<machine-id>/system.journal. */
+  function addJournal(journalDir: string, mtimeSec: number): void {
+    const machine = join(journalDir, '0f3c8d0a6e0b4f5c9e1c2b7a8d9e0f11');
+    mkdirSync(machine, { recursive: true });
+    const file = join(machine, 'system.journal');
+    writeFileSync(file, 'LPKSHHRH');
+    utimesSync(file, mtimeSec, mtimeSec);
+  }
+
+  const missingKmsg = (): string => join(dir, 'no-kmsg');
+  const detect = (journalDirectories: string[], journalctl = process.execPath) =>
+    detectSource({
+      procRoot,
+      auditLogPath: join(dir, 'no-audit.log'),
+      kmsgPath: missingKmsg(),
+      growthWindowMs: 0,
+      journalDirectories,
+      journalctl,
+    });
+
+  it("reads journald's copy from the journal directory written last", async () => {
+    const persistent = join(dir, 'var-log-journal');
+    const volatile = join(dir, 'run-log-journal');
+    addJournal(persistent, 1_700_000_000);
+    addJournal(volatile, 1_800_000_000);
+    const detected = await detect([persistent, volatile]);
+    expect(detected.spec).toEqual({ type: 'journald', directory: volatile });
+    expect(detected.reason).toBe(
+      `No auditd process in ${procRoot} and ${join(dir, 'no-audit.log')} does not exist, so the kernel writes audit records to ${missingKmsg()}, which cannot be opened here (ENOENT), so journald's copy of the kernel log in ${volatile} is read instead.`,
+    );
+  });
+
+  it('stays with /dev/kmsg, saying why, when there is no journal or no journalctl', async () => {
+    const empty = join(dir, 'empty-journal');
+    mkdirSync(empty);
+    const none = await detect([empty, join(dir, 'absent')]);
+    expect(none.spec).toEqual({ type: 'kmsg' });
+    expect(none.reason).toContain(`and no journal was found in ${empty} or ${join(dir, 'absent')}`);
+
+    const journal = join(dir, 'journal');
+    addJournal(journal, 1_800_000_000);
+    const noTool = await detect([journal], join(dir, 'no-journalctl'));
+    expect(noTool.spec).toEqual({ type: 'kmsg' });
+    expect(noTool.reason).toContain(
+      `journald's copy is in ${journal}, but ${join(dir, 'no-journalctl')} is not there`,
+    );
+  });
+
+  it('keeps /dev/kmsg when it opens, journal or not', async () => {
+    const journal = join(dir, 'journal');
+    addJournal(journal, 1_800_000_000);
+    const kmsg = join(dir, 'kmsg');
+    writeFileSync(kmsg, '');
+    const detected = await detectSource({
+      procRoot,
+      auditLogPath: join(dir, 'no-audit.log'),
+      kmsgPath: kmsg,
+      growthWindowMs: 0,
+      journalDirectories: [journal],
+      journalctl: process.execPath,
+    });
+    expect(detected.spec).toEqual({ type: 'kmsg' });
   });
 });
