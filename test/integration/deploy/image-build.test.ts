@@ -13,13 +13,17 @@ import { hasCommand, missingPrerequisite } from '../../helpers/prerequisites.js'
 // The image, built from the Dockerfile by executing its instructions here (no Docker engine on the test
 // machines, see test/helpers/dockerfile-build.ts), then started with its ENTRYPOINT and CMD: what the
 // DaemonSet would run. Differences from `docker build`, all stated below: the base image's files are
-// absent, so RUN steps use the host's node and npm; the runtime stage's apt-get of nftables is not
-// executed, the host's nft stands in; the entrypoint's `node` is the host's.
+// absent, so RUN steps use the host's node and npm; the runtime stage's apt-get of nftables and systemd
+// is not executed, the host's nft and journalctl stand in (the step's dependencies are checked against
+// this host's dpkg database instead); the entrypoint's `node` is the host's.
 
 const REPO = findRepoRoot();
 const FIXTURE = 'auditd/kernel618-auditd309-enriched-seccomp-all-actions.log';
 
-const skip = missingPrerequisite([hasCommand('nft', 'nftables')]);
+const skip = missingPrerequisite([hasCommand('nft', 'nftables'), hasCommand('journalctl', 'systemd')]);
+/** The packages the runtime stage's apt step installs, which this host must hold for the dpkg check. */
+const APT_PACKAGES = ['nftables', 'systemd'];
+const skipDpkg = skip ?? missingPrerequisite([hasDebianPackages(APT_PACKAGES)]);
 
 /**
  * What a builder's environment would offer a RUN step: the network settings npm needs (proxy, CA,
@@ -49,16 +53,94 @@ function builderEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** The base image's RUN step that installs nftables with apt: the one step this build cannot execute. */
-function skipNftablesInstall(step: {
-  stage: string;
-  command: string;
-  copiedYet: boolean;
-}): string | undefined {
+/**
+ * The base image's RUN step that installs nftables and systemd (for journalctl) with apt: the one step
+ * this build cannot execute.
+ */
+function skipAptInstall(step: { stage: string; command: string; copiedYet: boolean }): string | undefined {
   if (/\bapt-get install\b[^;&|]*\bnftables\b/.test(step.command) && !step.copiedYet) {
-    return 'prepares the base image (apt-get install nftables); no apt here, the host nft stands in';
+    return 'prepares the base image (apt-get install nftables systemd); no apt here, the host nft and journalctl stand in';
   }
   return undefined;
+}
+
+/** The words after `prefix` in a shell command, up to the end of that command (`;`, `&`, `|`). */
+function commandWords(command: string, prefix: RegExp): string[] {
+  const m = new RegExp(`${prefix.source}([^;&|]*)`).exec(command);
+  if (m === null) throw new Error(`no ${prefix.source} in the step`);
+  return (m[1] ?? '').split(/\s+/).filter((w) => w !== '' && !w.startsWith('-'));
+}
+
+/** Why this host's dpkg database cannot judge the apt step's packages, or undefined when it can. */
+function hasDebianPackages(names: readonly string[]) {
+  return (): string | undefined => {
+    try {
+      const out = execFileSync('dpkg-query', ['-W', '-f', '${db:Status-Abbrev}${Package}\n', ...names], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      const installed = out.split('\n').filter((l) => l.startsWith('ii '));
+      return installed.length === names.length
+        ? undefined
+        : `needs the Debian packages ${names.join(' and ')} installed`;
+    } catch {
+      return `needs dpkg-query and the Debian packages ${names.join(' and ')}`;
+    }
+  };
+}
+
+/**
+ * Which of `purged` a package in the dependency closure of `roots` needs (every installed alternative of
+ * one of its Depends or Pre-Depends is purged), judged by this host's dpkg database: `dpkg --purge`
+ * refuses to remove those, and fails the step. Dependencies this host does not have installed are not
+ * judged (the image's base packages are all installed here too, and the roots' closure with them).
+ */
+function purgeConflicts(roots: readonly string[], purged: readonly string[]): string[] {
+  const out = execFileSync(
+    'dpkg-query',
+    ['-W', '-f', '${db:Status-Abbrev}\t${Package}\t${Provides}\t${Pre-Depends}, ${Depends}\n'],
+    { encoding: 'utf8' },
+  );
+  const depends = new Map<string, string[][]>();
+  const providers = new Map<string, string[]>();
+  const names = (field: string): string[][] =>
+    field
+      .split(',')
+      .map((group) =>
+        group
+          .split('|')
+          .map((alt) => (alt.trim().split(/[\s(]/)[0] ?? '').replace(/:[a-z0-9]+$/, ''))
+          .filter((n) => n !== ''),
+      )
+      .filter((group) => group.length > 0);
+  for (const line of out.split('\n')) {
+    const [status, pkg, provides, deps] = line.split('\t');
+    if (status?.startsWith('ii') !== true || pkg === undefined) continue;
+    depends.set(pkg, names(deps ?? ''));
+    for (const [virtual] of names(provides ?? '')) {
+      if (virtual !== undefined) providers.set(virtual, [...(providers.get(virtual) ?? []), pkg]);
+    }
+  }
+  const conflicts = new Set<string>();
+  const seen = new Set<string>(roots);
+  const queue = [...roots];
+  for (let pkg = queue.shift(); pkg !== undefined; pkg = queue.shift()) {
+    for (const group of depends.get(pkg) ?? []) {
+      const installed = [
+        ...new Set(group.flatMap((n) => [...(depends.has(n) ? [n] : []), ...(providers.get(n) ?? [])])),
+      ];
+      const kept = installed.filter((n) => !purged.includes(n));
+      if (installed.length > 0 && kept.length === 0)
+        conflicts.add(`${pkg} depends on ${installed.join(' | ')}`);
+      for (const n of kept) {
+        if (!seen.has(n)) {
+          seen.add(n);
+          queue.push(n);
+        }
+      }
+    }
+  }
+  return [...conflicts].sort();
 }
 
 function filesBelow(dir: string, prefix = ''): string[] {
@@ -129,7 +211,7 @@ function startImage(image: Stage, args: readonly string[]): AgentProcess {
   });
   const child = spawn(process.execPath, [...mapped, ...(image.cmd ?? []), ...args], {
     cwd: inStage(image, image.workdir),
-    // Nothing of the test's environment: the image's PATH covers node and nft, which the host's does too.
+    // Nothing of the test's environment: the image's PATH covers node, nft and journalctl, as the host's does.
     env: { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -180,7 +262,7 @@ describe.skipIf(skip)('the Dockerfile, built instruction by instruction and star
       dockerfile: join(REPO, 'Dockerfile'),
       context: REPO,
       scratch: join(scratch, 'stages'),
-      skipRun: skipNftablesInstall,
+      skipRun: skipAptInstall,
       env: builderEnv(),
       runTimeoutMs: 150_000,
     });
@@ -191,11 +273,14 @@ describe.skipIf(skip)('the Dockerfile, built instruction by instruction and star
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  test('every instruction but the base image nftables install was executed, and nft is on this host', () => {
+  test('every instruction but the base image package install was executed; nft and journalctl are on this host', () => {
     const steps = build?.steps ?? [];
     const skipped = steps.filter((s) => s.outcome === 'skipped');
     expect(skipped.map((s) => [s.stage, s.keyword])).toEqual([['runtime', 'RUN']]);
-    expect(skipped[0]?.args).toMatch(/apt-get install -y --no-install-recommends nftables/);
+    const aptStep = skipped[0]?.args ?? '';
+    expect(commandWords(aptStep, /apt-get install/)).toEqual(APT_PACKAGES);
+    // What checks the step in the real build: the programs the image needs from it, and node, still run.
+    expect(aptStep).toMatch(/; +nft --version; +journalctl --version; +node --version$/);
     // The steps that make the image's contents ran here: the full install and tsc, the production install.
     const ran = steps.filter((s) => s.keyword === 'RUN' && s.outcome === 'executed');
     expect(ran.map((s) => [s.stage, s.args.split(' ').slice(0, 3).join(' ')])).toEqual([
@@ -204,6 +289,7 @@ describe.skipIf(skip)('the Dockerfile, built instruction by instruction and star
       ['prod-deps', 'npm ci --omit=dev'],
     ]);
     expect(execFileSync('nft', ['--version'], { encoding: 'utf8' })).toMatch(/^nftables v1\./);
+    expect(execFileSync('journalctl', ['--version'], { encoding: 'utf8' })).toMatch(/^systemd \d+ /);
 
     // The host's node stands in for the base image's in RUN steps and in the ENTRYPOINT.
     const bases = new Set(build?.stages.map((s) => s.base));
@@ -211,6 +297,18 @@ describe.skipIf(skip)('the Dockerfile, built instruction by instruction and star
     const tag = /^node:(\d+)\.\d+\.\d+-bookworm-slim(?:@sha256:[0-9a-f]{64})?$/.exec([...bases][0] ?? '');
     expect(tag?.[1]).toBe(process.versions.node.split('.')[0]);
   });
+
+  test.skipIf(skipDpkg)(
+    "the apt step's dpkg --purge spares every package nftables and systemd need (this host's dpkg database)",
+    () => {
+      const aptStep = build?.steps.find((s) => s.outcome === 'skipped')?.args ?? '';
+      const purged = commandWords(aptStep, /dpkg --purge/);
+      expect(purged).toContain('apt');
+      expect(purgeConflicts(APT_PACKAGES, purged)).toEqual([]);
+      // Not vacuous: mount, which the step purged before it installed systemd, is a dependency of systemd.
+      expect(purgeConflicts(APT_PACKAGES, [...purged, 'mount'])).toContain('systemd depends on mount');
+    },
+  );
 
   test('the image runs `kernwatch run` as root from /app', () => {
     expect(build?.stages.map((s) => s.name)).toEqual(['build', 'prod-deps', 'runtime']);
