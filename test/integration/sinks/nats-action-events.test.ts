@@ -10,7 +10,7 @@ import {
   type ActionEvent,
 } from '../../../agent/responders/action-event.js';
 import { NatsSink } from '../../../agent/sinks/nats/nats-sink.js';
-import { denialSchemaErrors } from '../../helpers/json-schema.js';
+import { actionSchemaErrors, denialSchemaErrors } from '../../helpers/json-schema.js';
 import { NatsServer, hasNatsServer } from '../../helpers/nats-server.js';
 import { readStream, type StoredMessage } from '../../helpers/nats-stream.js';
 import { parseText } from '../../helpers/parse-text.js';
@@ -43,7 +43,7 @@ function denials(from: number, count: number): KernwatchEvent[] {
 function actionOn(trigger: KernwatchEvent, decision: 'taken' | 'refused' = 'taken'): ActionEvent {
   const e: ActionEvent = {
     schema: ACTION_SCHEMA,
-    id: `${trigger.id}/quarantine-getppid/nft_quarantine`,
+    id: `${trigger.id}/quarantine-getppid/nft_quarantine/${decision === 'taken' ? 'taken' : 'refused:cooldown'}`,
     time: '2026-11-28T11:38:53.500Z',
     node: trigger.node,
     rule: 'quarantine-getppid',
@@ -134,9 +134,9 @@ describe.skipIf(skip !== undefined)('NATS sink: action events, with a real nats-
     const stored = await readStream(nats.url);
     expect(routed(stored)).toEqual(asActions(actions));
     expect(stored.map((m) => m.msgId)).toEqual([
-      `${NODE}:1795865933.120:100/0/quarantine-getppid/nft_quarantine`,
-      `${NODE}:1795865933.120:101/0/quarantine-getppid/nft_quarantine`,
-      `${NODE}:1795865933.120:102/0/quarantine-getppid/nft_quarantine`,
+      `${NODE}:1795865933.120:100/0/quarantine-getppid/nft_quarantine/taken`,
+      `${NODE}:1795865933.120:101/0/quarantine-getppid/nft_quarantine/taken`,
+      `${NODE}:1795865933.120:102/0/quarantine-getppid/nft_quarantine/taken`,
     ]);
     // The message is the event's JSON, keys in the documented order.
     expect(stored.map((m) => JSON.stringify(m.json))).toEqual(actions.map(actionEventToJson));
@@ -163,6 +163,7 @@ describe.skipIf(skip !== undefined)('NATS sink: action events, with a real nats-
     const stored = await readStream(nats.url);
     expect(routed(stored)).toEqual([...asDenials([trigger]), ...asActions([action])]);
     expect(denialSchemaErrors(stored[0]?.json)).toEqual([]);
+    expect(actionSchemaErrors(stored[1]?.json)).toEqual([]);
     expect(s.counters).toMatchObject({ published: 2, duplicates: 0 });
   });
 
