@@ -265,3 +265,48 @@ describe('kernwatch posture --manifest over deploy/daemonset.yaml', () => {
     expect(caps?.detail).toContain('NET_ADMIN');
   });
 });
+
+describe('deploy/*.yaml against the Kubernetes API types', () => {
+  // The client's generated models know every field of the API: an object that does not survive a round
+  // trip through them holds a field the API server would drop or refuse (a typo such as
+  // readOnlyRootFileSystem would silently leave the root writable).
+  const TYPES: Readonly<Record<string, string>> = {
+    Namespace: 'V1Namespace',
+    ServiceAccount: 'V1ServiceAccount',
+    ClusterRole: 'V1ClusterRole',
+    ClusterRoleBinding: 'V1ClusterRoleBinding',
+    ConfigMap: 'V1ConfigMap',
+    DaemonSet: 'V1DaemonSet',
+    Service: 'V1Service',
+    NetworkPolicy: 'V1NetworkPolicy',
+  };
+
+  async function roundTrip(object: KubeObject): Promise<unknown> {
+    const { ObjectSerializer } =
+      (await import('@kubernetes/client-node/dist/gen/models/ObjectSerializer.js')) as {
+        ObjectSerializer: {
+          serialize(data: unknown, type: string, format: string): unknown;
+          deserialize(data: unknown, type: string, format: string): unknown;
+        };
+      };
+    const type = TYPES[object.kind];
+    if (type === undefined) throw new Error(`no API type for ${object.kind}`);
+    return ObjectSerializer.serialize(ObjectSerializer.deserialize(object, type, ''), type, '');
+  }
+
+  it('every object has only fields the API knows', async () => {
+    const all = [...objects, ...deployObjects('responses-rbac.yaml')];
+    for (const o of all) expect(await roundTrip(o), `${o.kind}/${o.metadata.name}`).toEqual(o);
+    const patched = applyJsonPatch(daemonSet, deployJsonPatch('nft-responses.patch.json'));
+    expect(await roundTrip(patched)).toEqual(patched);
+  });
+
+  it('would notice a misspelt field', async () => {
+    const typo = structuredClone(daemonSet) as KubeObject & {
+      spec: { template: { spec: { containers: { securityContext: Record<string, unknown> }[] } } };
+    };
+    const sc = typo.spec.template.spec.containers[0]?.securityContext ?? {};
+    sc.readOnlyRootFileSystem = true;
+    expect(await roundTrip(typo)).not.toEqual(typo);
+  });
+});
