@@ -38,6 +38,9 @@ const CODE_BY_ACTION: ReadonlyMap<SeccompAction, number> = new Map(
   [...ACTION_BY_CODE].map(([code, action]) => [action, code] as const),
 );
 
+/** One or more printable ASCII characters, no space: what an `arch=` value the kernel wrote can be. */
+const PRINTABLE_TOKEN = /^[\x21-\x7e]+$/;
+
 export function seccompDetail(values: FieldLookup): SeccompDetail {
   const rawCode = plain(values.get('code')) ?? '';
   const numericCode = hex32(rawCode);
@@ -73,7 +76,9 @@ export function seccompDetail(values: FieldLookup): SeccompDetail {
   const rawSig = plain(values.get('sig'));
   const signal = uint(rawSig) ?? (rawSig === undefined ? undefined : signalNumber(rawSig)) ?? 0;
 
-  const archName = arch ?? (rawArch === '' ? 'unknown' : rawArch);
+  // An architecture with no table here is kept as written (the kernel writes it as bare hex); a value
+  // the kernel never writes (quoted, with spaces or control bytes) is not passed on as a name.
+  const archName = arch ?? (PRINTABLE_TOKEN.test(rawArch) ? rawArch : 'unknown');
   const compat = plain(values.get('compat')) === '1';
   const nr = syscallNr ?? -1;
   // Spread in the documented field order so the JSON reads the same for every event.
