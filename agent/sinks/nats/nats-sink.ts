@@ -89,8 +89,8 @@ export class NatsSink implements EventSink {
   private replayer: Promise<void> = Promise.resolve();
   private connecting: Promise<void> = Promise.resolve();
   private cancelSleep: () => void = () => undefined;
-  /** Resolved (and replaced) whenever the connection drops: in-flight pipelines give up on it. */
-  private connectionLost = newSignal();
+  /** Aborted (and replaced) whenever the connection drops: in-flight pipelines give up on it. */
+  private connectionLost = new AbortController();
   private readonly publishWarning: RateLimitedWarning;
   private readonly auditTimes = new AuditTimeReader();
 
@@ -220,7 +220,7 @@ export class NatsSink implements EventSink {
   private pipelineOptions(): Parameters<typeof publishPipelined>[2] {
     const onAckLatency = this.o.onAckLatency;
     return {
-      abandon: this.connectionLost.promise,
+      abandon: this.connectionLost.signal,
       maxInFlight: this.o.maxInFlight,
       ackTimeoutMs: this.o.ackTimeoutMs,
       ...(onAckLatency === undefined
@@ -354,8 +354,8 @@ export class NatsSink implements EventSink {
   }
 
   private dropConnection(): void {
-    this.connectionLost.resolve();
-    this.connectionLost = newSignal();
+    this.connectionLost.abort();
+    this.connectionLost = new AbortController();
   }
 
   /** A sleep that close() cuts short. */
@@ -400,15 +400,6 @@ export class NatsSink implements EventSink {
       }
     }
   }
-}
-
-/** A promise and its resolve (Node 20 has no Promise.withResolvers). */
-function newSignal(): { promise: Promise<void>; resolve: () => void } {
-  let resolve: () => void = () => undefined;
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
 }
 
 function postureMessage(e: PostureEvent): SpoolMessage {

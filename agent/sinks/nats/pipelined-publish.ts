@@ -23,10 +23,13 @@ export interface PipelineOptions {
   /** Called once per acknowledged message (latency metric). */
   onAck?: (m: SpoolMessage) => void;
   /**
-   * Resolves when the connection is known to be gone: the pipeline then gives up at once instead of
-   * waiting out the ack timeout (which would hold the chain for seconds).
+   * Aborts when the connection is known to be gone: the pipeline then gives up at once instead of
+   * waiting out the ack timeout (which would hold the chain for seconds). A signal rather than a promise:
+   * the pipeline's listener is removed when it finishes, whereas a reaction on a promise that stays
+   * pending for the connection's life kept every finished pipeline and its messages alive until the
+   * connection dropped (the agent's RSS grew by the size of everything it published).
    */
-  abandon?: Promise<unknown>;
+  abandon?: AbortSignal;
 }
 
 type AckHandler = (error: Error | undefined, duplicate: boolean) => void;
@@ -148,6 +151,7 @@ export function publishPipelined(
       if (done) return;
       done = true;
       clearInterval(watchdog);
+      o.abandon?.removeEventListener('abort', onAbandon);
       // Given up on: their acks may never come (the connection is gone), so nothing may wait for them.
       if (pending.size > 0) publisher.forget([...pending]);
       // A snapshot: acks arriving later must not change what the caller already spooled.
@@ -167,9 +171,11 @@ export function publishPipelined(
       },
       Math.max(10, Math.floor(o.ackTimeoutMs / 4)),
     );
-    void o.abandon?.then(() => {
+    const onAbandon = (): void => {
       giveUp(new Error('the NATS connection was lost with messages awaiting their ack'));
-    });
+    };
+    if (o.abandon?.aborted === true) onAbandon();
+    else o.abandon?.addEventListener('abort', onAbandon, { once: true });
     const launch = (): void => {
       while (!failed && inFlight < o.maxInFlight && next < messages.length) {
         const i = next++;
