@@ -267,7 +267,7 @@ function sinkMetrics(registry: Registry, agent: ObservedAgent): void {
   });
   new Counter({
     name: 'kernwatch_sink_dropped_total',
-    help: 'Events a sink could not keep, by sink and reason (spool_full: the oldest spooled events went).',
+    help: 'Events a sink could not keep, by sink and reason (spool_full: the oldest spooled events went; too_large: over NATS max_payload).',
     labelNames: ['sink', 'reason'],
     registers: [registry],
     collect() {
@@ -275,6 +275,10 @@ function sinkMetrics(registry: Registry, agent: ObservedAgent): void {
       this.inc(
         { sink: 'nats', reason: 'spool_full' },
         nats().reduce((n, s) => n + (s.spoolCounters?.droppedMessages ?? 0), 0),
+      );
+      this.inc(
+        { sink: 'nats', reason: 'too_large' },
+        nats().reduce((n, s) => n + s.counters.tooLarge, 0),
       );
       for (const s of falco())
         for (const [reason, n] of Object.entries(s.counters.dropped)) this.inc({ sink: 'falco', reason }, n);

@@ -48,6 +48,8 @@ export interface NatsSinkCounters {
   spooled: number;
   publishFailures: number;
   reconnects: number;
+  /** Dropped: larger than the server's max_payload, so no retry could ever publish them. */
+  tooLarge: number;
 }
 
 const REPLAY_CHUNK_MESSAGES = 2048;
@@ -77,6 +79,7 @@ export class NatsSink implements EventSink {
     spooled: 0,
     publishFailures: 0,
     reconnects: 0,
+    tooLarge: 0,
   };
   private spool: DiskSpool | undefined;
   private nc: NatsConnection | undefined;
@@ -137,7 +140,14 @@ export class NatsSink implements EventSink {
     if (this.o.spoolSegmentBytes !== undefined) spoolOptions.segmentBytes = this.o.spoolSegmentBytes;
     this.spool = await DiskSpool.open(spoolOptions);
     this.connecting = this.connectLoop(options, backoff, reconnect);
-    this.replayer = this.replayLoop();
+    this.replayer = this.replayLoop().catch((err: unknown) => {
+      // Unexpected (a spool read or write failing): logged, and the spool waits for the next start
+      // rather than the agent dying on an unhandled rejection.
+      this.o.log.error(
+        { err },
+        'The NATS spool replay stopped; spooled events are published after a restart.',
+      );
+    });
   }
 
   deliver(events: readonly KernwatchEvent[]): Promise<void> {
@@ -206,7 +216,8 @@ export class NatsSink implements EventSink {
     }
     const result = await publishPipelined(publisher, messages, this.pipelineOptions());
     this.countPublished(result.ackedCount, result.duplicates);
-    if (result.ackedCount === messages.length) return;
+    this.dropTooLarge(result.tooLarge);
+    if (result.acked.every((a) => a)) return;
     this.counters.publishFailures++;
     this.publishWarning.add(messages.length - result.ackedCount, { err: result.error });
     // Only the unacknowledged ones, in order. Some of them may have reached the stream (an ack lost with
@@ -239,6 +250,16 @@ export class NatsSink implements EventSink {
   private countPublished(acked: number, duplicates: number): void {
     this.counters.published += acked;
     this.counters.duplicates += duplicates;
+  }
+
+  /** Events no retry can publish: counted and logged, never left to block the spool's head. */
+  private dropTooLarge(ids: readonly string[]): void {
+    if (ids.length === 0) return;
+    this.counters.tooLarge += ids.length;
+    this.o.log.error(
+      { events: ids.length, ids: ids.slice(0, 5) },
+      "Events larger than the NATS server's max_payload were dropped; raise max_payload on the server.",
+    );
   }
 
   /** Publishes the spool from its head whenever there is a connection and something to publish. */
@@ -276,8 +297,9 @@ export class NatsSink implements EventSink {
         // Counted before the spool's cursor is saved: the acks are the fact, and the spool shows the
         // messages as consumed before that save returns.
         this.countPublished(result.ackedCount, result.duplicates);
+        this.dropTooLarge(result.tooLarge);
         await spool.consume(chunk, prefix);
-        if (result.ackedCount < chunk.messages.length) {
+        if (prefix < chunk.messages.length) {
           this.counters.publishFailures++;
           this.publishWarning.add(chunk.messages.length - result.ackedCount, { err: result.error });
           // Acked messages after the first failure are published again next time; JetStream drops them

@@ -1,3 +1,4 @@
+import { ERROR_CODES, KernwatchError } from '../../errors.js';
 import {
   createInbox,
   headers,
@@ -8,10 +9,15 @@ import {
 import type { SpoolMessage } from './spool-record.js';
 
 export interface PipelineResult {
-  /** acked[i]: JetStream stored message i (or already had it: a duplicate by Nats-Msg-Id). */
+  /**
+   * acked[i]: message i is settled: JetStream stored it (or already had it: a duplicate by Nats-Msg-Id),
+   * or it can never be published (in `tooLarge`).
+   */
   acked: boolean[];
   ackedCount: number;
   duplicates: number;
+  /** Ids of the messages the connection refused as larger than the server's max_payload: never publishable. */
+  tooLarge: string[];
   /** The first failure, when not everything was acknowledged. */
   error: unknown;
 }
@@ -75,7 +81,15 @@ export class JetStreamPublisher {
       this.nc.publish(m.subject, m.data, { headers: h, reply: `${this.prefix}.${token}` });
     } catch (err) {
       this.waiting.delete(token);
-      onAck(err instanceof Error ? err : new Error(String(err)), false);
+      const error = isMaxPayload(err)
+        ? new MessageTooLargeError(m.id, err)
+        : err instanceof Error
+          ? err
+          : new Error(String(err));
+      // Answered later, never from inside send(): the caller has not got the token back yet.
+      queueMicrotask(() => {
+        onAck(error, false);
+      });
     }
     return token;
   }
@@ -123,6 +137,21 @@ export class JetStreamPublisher {
   }
 }
 
+/** A message the connection refuses outright: larger than the server's max_payload. Retrying cannot help. */
+export class MessageTooLargeError extends KernwatchError {
+  constructor(
+    readonly messageId: string,
+    cause: unknown,
+  ) {
+    super(ERROR_CODES.sink, `Event ${messageId} is larger than the NATS server's max_payload`, { cause });
+  }
+}
+
+/** nats.js throws `max_payload size exceeded` from publish() before anything is sent. */
+function isMaxPayload(err: unknown): boolean {
+  return err instanceof Error && err.message.includes('max_payload');
+}
+
 /**
  * Publishes in order with up to `maxInFlight` messages awaiting their ack. After the first failure
  * nothing new is sent (the connection is probably gone) but the messages in flight are waited for, so
@@ -137,6 +166,7 @@ export function publishPipelined(
     acked: new Array<boolean>(messages.length).fill(false),
     ackedCount: 0,
     duplicates: 0,
+    tooLarge: [],
     error: undefined,
   };
   if (messages.length === 0) return Promise.resolve(result);
@@ -192,6 +222,10 @@ export function publishPipelined(
             result.ackedCount++;
             if (duplicate) result.duplicates++;
             o.onAck?.(m);
+          } else if (error instanceof MessageTooLargeError) {
+            // Settled, not failed: re-sending it would fail the same way and hold back everything behind it.
+            result.acked[i] = true;
+            result.tooLarge.push(m.id);
           } else {
             if (!failed) result.error = error;
             failed = true;

@@ -147,6 +147,7 @@ describe.skipIf(skip !== undefined)('NATS sink: action events, with a real nats-
       spooled: 0,
       publishFailures: 0,
       reconnects: 0,
+      tooLarge: 0,
     });
   });
 

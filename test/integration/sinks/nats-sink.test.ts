@@ -110,6 +110,35 @@ describe.skipIf(skip !== undefined)('NATS sink with a real nats-server', () => {
     });
   });
 
+  test('an event over the server max_payload is dropped, counted and logged, and holds nothing back', async () => {
+    const nats = await server();
+    const { log, lines } = recordingLogger();
+    const s = await sink(nats.url, { log });
+    await waitUntil('the stream to be set up', () => s.isPublishing);
+    const [small1, huge, small2] = events(5000, 3);
+    if (small1 === undefined || huge === undefined || small2 === undefined) throw new Error('no events');
+    // nats-server's default max_payload is 1 MiB; a record's siblings can reach that (16 x 64 KiB lines).
+    const oversized: KernwatchEvent = { ...huge, raw: [...huge.raw, 'x'.repeat(1_100_000)] };
+    // Straight to NATS: publish() refuses it before sending anything.
+    await s.deliver([small1, oversized, small2]);
+    expect((await readStream(nats.url)).map((m) => m.msgId)).toEqual([small1.id, small2.id]);
+    expect(s.counters).toMatchObject({ published: 2, tooLarge: 1, spooled: 0 });
+    expect(lines.some((l) => String(l.msg).includes('max_payload') && l.level === 50)).toBe(true);
+
+    // Through the spool: it must not wedge the replay behind it.
+    await nats.kill();
+    await waitUntil('the sink to notice', () => !s.isConnected);
+    const [later1, later2] = events(6000, 2);
+    if (later1 === undefined || later2 === undefined) throw new Error('no events');
+    const oversized2: KernwatchEvent = { ...later1, raw: [...later1.raw, 'y'.repeat(1_100_000)] };
+    await s.deliver([oversized2, later2]);
+    expect(s.spoolEvents).toBe(2);
+    await nats.start();
+    await waitUntil('the spool to drain', () => s.spoolEvents === 0, 20_000);
+    expect((await readStream(nats.url)).map((m) => m.msgId)).toEqual([small1.id, small2.id, later2.id]);
+    expect(s.counters.tooLarge).toBe(2);
+  });
+
   test('spools while NATS is down and replays in order after it comes back, each event once', async () => {
     const nats = await server();
     const s = await sink(nats.url);
