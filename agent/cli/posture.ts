@@ -76,7 +76,13 @@ async function runManifestPosture(path: string, json: boolean, out: NodeJS.Writa
   } catch (err) {
     throw new KernwatchError(ERROR_CODES.config, `Cannot read the manifest ${path}`, { cause: err });
   }
-  const report = manifestPosture(manifestObjects(text, path), path);
+  const objects = manifestObjects(text, path);
+  if (objects.workloads.length === 0) {
+    // Nothing checked is not compliance: a misspelt kind or a values file must not pass a CI gate.
+    const seen = objects.skippedKinds.length === 0 ? 'no objects' : `only ${objects.skippedKinds.join(', ')}`;
+    throw new KernwatchError(ERROR_CODES.config, `No workload with a pod template in ${path} (${seen}).`);
+  }
+  const report = manifestPosture(objects, path);
   out.write(json ? postureJson(report) : postureTable(report));
   return findingsOf(report) > 0 ? 1 : 0;
 }

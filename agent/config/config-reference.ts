@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { configSchema } from './config-schema.js';
+import { ERROR_CODES, KernwatchError } from '../errors.js';
 
 /**
  * docs/configuration.md's table of keys, generated from the metadata the config schema carries
@@ -68,7 +69,8 @@ export function configReference(schema: z.core.$ZodObject = configSchema): Confi
 }
 
 function walkShape(prefix: string, def: z.core.$ZodTypes['_zod']['def'], rows: ConfigKeyDoc[]): void {
-  if (def.type !== 'object') throw new Error(`${prefix}: expected an object schema, found ${def.type}`);
+  if (def.type !== 'object')
+    throw new KernwatchError(ERROR_CODES.config, `${prefix}: expected an object schema, found ${def.type}`);
   for (const [name, field] of Object.entries(def.shape)) walkKey(`${prefix}${name}`, field, rows);
 }
 
@@ -94,14 +96,19 @@ function walkEntries(key: string, element: Schema, rows: ConfigKeyDoc[]): void {
   }
   if (u.def.type !== 'union') return;
   const discriminator = discriminatorOf(u.def);
-  if (discriminator === undefined) throw new Error(`${key}: a list of a union needs a discriminated union`);
+  if (discriminator === undefined)
+    throw new KernwatchError(ERROR_CODES.config, `${key}: a list of a union needs a discriminated union`);
   const variants = u.def.options.map((option) => {
     const o = unwrap(option);
-    if (o.def.type !== 'object') throw new Error(`${key}: a variant that is not an object`);
+    if (o.def.type !== 'object')
+      throw new KernwatchError(ERROR_CODES.config, `${key}: a variant that is not an object`);
     const tag = o.def.shape[discriminator];
     const tagDef = tag === undefined ? undefined : defOf(tag);
     if (tagDef?.type !== 'literal' || tagDef.values.length !== 1) {
-      throw new Error(`${key}: each variant's ${discriminator} must be one literal`);
+      throw new KernwatchError(
+        ERROR_CODES.config,
+        `${key}: each variant's ${discriminator} must be one literal`,
+      );
     }
     return { value: String(tagDef.values[0]), option: o, shape: o.def.shape };
   });
@@ -134,7 +141,8 @@ function discriminatorOf(def: z.core.$ZodUnionDef): string | undefined {
 function describe(meta: z.GlobalMeta, key: string): string {
   const description = meta.description?.trim();
   if (description === undefined || description === '') {
-    throw new Error(
+    throw new KernwatchError(
+      ERROR_CODES.config,
       `config key '${key}' has no description: give it .meta({ description: ... }) in agent/config/config-schema.ts`,
     );
   }
@@ -167,7 +175,8 @@ function typeName(u: Unwrapped, key: string): string {
     }
     default:
       // A transform or a plain union says nothing a reader can use: the schema must name it.
-      throw new Error(
+      throw new KernwatchError(
+        ERROR_CODES.config,
         `config key '${key}': cannot name a ${def.type} type: give it .meta({ typeName: ... })`,
       );
   }
@@ -196,7 +205,11 @@ function oneOf(values: string[]): string {
 function defaultText(u: Unwrapped, key: string): string {
   if (u.meta.defaultText !== undefined) {
     // One source of truth: a default the schema holds is shown from the schema, never restated.
-    if (u.default !== undefined) throw new Error(`config key '${key}' has both a default and a defaultText`);
+    if (u.default !== undefined)
+      throw new KernwatchError(
+        ERROR_CODES.config,
+        `config key '${key}' has both a default and a defaultText`,
+      );
     return u.meta.defaultText;
   }
   if (u.default === undefined) return u.optional ? 'none' : 'required';
@@ -309,7 +322,10 @@ export function replaceGeneratedSection(doc: string, generated: string = renderC
   const begin = doc.indexOf(GENERATED_BEGIN);
   const end = doc.indexOf(GENERATED_END, begin);
   if (begin < 0 || end < 0) {
-    throw new Error(`no '${GENERATED_BEGIN}' ... '${GENERATED_END}' section to replace`);
+    throw new KernwatchError(
+      ERROR_CODES.config,
+      `no '${GENERATED_BEGIN}' ... '${GENERATED_END}' section to replace`,
+    );
   }
   return `${doc.slice(0, begin + GENERATED_BEGIN.length)}\n\n${generated.trim()}\n\n${doc.slice(end)}`;
 }

@@ -399,7 +399,7 @@ export const configSchema = z.strictObject({
     })
     .meta({
       description:
-        "the sources to read, each once (it keeps its own checkpoint); empty: auto-detect one live source, auditd's log if auditd runs, else /dev/kmsg",
+        "the sources to read, each once (it keeps its own checkpoint); empty: auto-detect one live source, auditd's log if auditd runs, else /dev/kmsg, else (where /dev/kmsg cannot be opened, as in a pod) journald's copy of the kernel log in /var/log/journal or /run/log/journal",
       flag: '`--source SPEC` (repeatable)',
     }),
   fromStart: z.boolean().default(false).meta({

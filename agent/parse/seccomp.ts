@@ -77,7 +77,7 @@ export function seccompDetail(values: FieldLookup): SeccompDetail {
   const signal = uint(rawSig) ?? (rawSig === undefined ? undefined : signalNumber(rawSig)) ?? 0;
 
   // An architecture with no table here is kept as written (the kernel writes it as bare hex); a value
-  // the kernel never writes (quoted, with spaces or control bytes) is not passed on as a name.
+  // the kernel never writes (with spaces or control bytes) is not passed on as a name.
   const archName = arch ?? (PRINTABLE_TOKEN.test(rawArch) ? rawArch : 'unknown');
   const compat = plain(values.get('compat')) === '1';
   const nr = syscallNr ?? -1;

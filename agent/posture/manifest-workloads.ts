@@ -13,6 +13,8 @@ export interface ManifestWorkload {
 
 export interface ManifestObjects {
   workloads: ManifestWorkload[];
+  /** Kinds of the other objects, which hold no pod template (Service, a CRD, a misspelt kind...). */
+  skippedKinds: string[];
   /** networking.k8s.io/v1 NetworkPolicies by namespace. */
   policies: Map<string, V1NetworkPolicy[]>;
 }
@@ -32,8 +34,10 @@ type KubeObject = Record<string, unknown>;
  * its own. Other kinds are skipped. A document that is not YAML is an error naming it.
  */
 export function manifestObjects(text: string, source: string): ManifestObjects {
-  const out: ManifestObjects = { workloads: [], policies: new Map() };
-  parseAllDocuments(text).forEach((doc, index) => {
+  const out: ManifestObjects = { workloads: [], skippedKinds: [], policies: new Map() };
+  // YAML 1.1, as kubectl reads manifests (sigs.k8s.io/yaml): `privileged: yes` is true there, and a
+  // YAML 1.2 reading would call that spec unprivileged.
+  parseAllDocuments(text, { version: '1.1' }).forEach((doc, index) => {
     if (doc.errors.length > 0) {
       throw new KernwatchError(
         ERROR_CODES.config,
@@ -63,7 +67,10 @@ function collect(value: unknown, out: ManifestObjects): void {
     return;
   }
   const template = templateOf(kind, value);
-  if (template === undefined) return;
+  if (template === undefined) {
+    if (!out.skippedKinds.includes(kind)) out.skippedKinds.push(kind === '' ? '(no kind)' : kind);
+    return;
+  }
   // The YAML is plain data shaped like the API's JSON, which is what the client's V1Pod fields hold.
   const pod = {
     metadata: { ...(isObject(template.metadata) ? template.metadata : {}), name, namespace },

@@ -6,7 +6,7 @@ import { delimiter, isAbsolute, join } from 'node:path';
  * Picks the live source when none was configured. While an audit daemon runs, the kernel hands every
  * audit record to it and none reaches /dev/kmsg, so auditd's log is the only place to read; without
  * one, records go to the kernel log (/dev/kmsg). Where /dev/kmsg cannot be opened — an unprivileged pod,
- * whose device rules refuse it whatever its capabilities — journald's copy of the kernel log is read
+ * which has no such device or whose device rules refuse it — journald's copy of the kernel log is read
  * instead, from the host's journal directory. The choice comes with a sentence saying why, to be logged.
  */
 
@@ -34,8 +34,8 @@ export interface DetectSourceOptions {
    */
   growthWindowMs?: number;
   /**
-   * Journal directories to fall back on when /dev/kmsg cannot be opened, in order of preference: the one
-   * holding the newest journal file wins. Default /var/log/journal (persistent), /run/log/journal.
+   * Journal directories to fall back on when /dev/kmsg cannot be opened, in order of preference: the
+   * first holding a journal file is read. Default /var/log/journal (persistent), /run/log/journal.
    */
   journalDirectories?: readonly string[];
   /** The journalctl the journald source would run (a name looked up in PATH, or a path). */
@@ -108,7 +108,7 @@ async function journalFallback(
 ): Promise<DetectedSource> {
   const dirs = options.journalDirectories ?? DEFAULT_JOURNAL_DIRECTORIES;
   const cannot = `${why}, which cannot be opened here (${kmsgError})`;
-  const journal = await newestJournalDirectory(dirs);
+  const journal = await firstJournalDirectory(dirs);
   if (journal === undefined) {
     return {
       spec: { type: 'kmsg' },
@@ -141,17 +141,14 @@ async function openError(path: string): Promise<string | undefined> {
 }
 
 /**
- * Of `dirs`, the one whose newest `*.journal` file (directly inside or one machine-id directory down,
- * where journald keeps them) was written last; undefined when none holds a journal file.
+ * The first of `dirs` holding a `*.journal` file (directly inside or one machine-id directory down, where
+ * journald keeps them). First, not newest: the choice names the source's checkpoint, and it must not flip
+ * between runs (when journald flushes its volatile journal to the persistent one, the cursors stay valid,
+ * but a checkpoint under another name would be lost and records skipped).
  */
-async function newestJournalDirectory(dirs: readonly string[]): Promise<string | undefined> {
-  let best: { dir: string; mtimeMs: number } | undefined;
-  for (const dir of dirs) {
-    const newest = await newestJournalFile(dir, 1);
-    if (newest !== undefined && (best === undefined || newest > best.mtimeMs))
-      best = { dir, mtimeMs: newest };
-  }
-  return best?.dir;
+async function firstJournalDirectory(dirs: readonly string[]): Promise<string | undefined> {
+  for (const dir of dirs) if ((await newestJournalFile(dir, 1)) !== undefined) return dir;
+  return undefined;
 }
 
 async function newestJournalFile(dir: string, depth: number): Promise<number | undefined> {

@@ -14,7 +14,8 @@ export const DEPLOY_DIR = join(findRepoRoot(), 'deploy');
 
 export function deployObjects(file: string): KubeObject[] {
   const text = readFileSync(join(DEPLOY_DIR, file), 'utf8');
-  return parseAllDocuments(text).map((doc, i) => {
+  // YAML 1.1, as kubectl reads it (defaultMode: 0400 is octal there).
+  return parseAllDocuments(text, { version: '1.1' }).map((doc, i) => {
     if (doc.errors.length > 0)
       throw new Error(`${file} document ${String(i + 1)}: ${doc.errors[0]?.message ?? ''}`);
     return doc.toJS() as KubeObject;

@@ -91,6 +91,7 @@ describe('deploy/daemonset.yaml', () => {
   it('holds the namespace, account, role, binding, config, DaemonSet, metrics Service and NetworkPolicy', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
       'Namespace/kernwatch',
+      'ResourceQuota/kernwatch-node-critical',
       'ServiceAccount/kernwatch',
       'ClusterRole/kernwatch',
       'ClusterRoleBinding/kernwatch',
@@ -218,6 +219,15 @@ describe('deploy/daemonset.yaml', () => {
   it('runs on every node, first, and updates one node at a time', () => {
     expect(podSpec?.tolerations).toEqual([{ operator: 'Exists' }]);
     expect(podSpec?.priorityClassName).toBe('system-node-critical');
+    // Admitted where the critical classes are quota-limited (GKE): a quota scoped to the class.
+    const quota = objectOf(objects, 'ResourceQuota') as KubeObject & {
+      spec: {
+        scopeSelector: { matchExpressions: { scopeName: string; operator: string; values: string[] }[] };
+      };
+    };
+    expect(quota.spec.scopeSelector.matchExpressions).toEqual([
+      { scopeName: 'PriorityClass', operator: 'In', values: ['system-node-critical'] },
+    ]);
     expect(ds.spec?.updateStrategy?.type).toBe('RollingUpdate');
     expect(ds.spec?.updateStrategy?.rollingUpdate?.maxUnavailable).toBe(1);
     const env = new Map((agent.env ?? []).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
@@ -251,6 +261,18 @@ describe('kernwatch posture --manifest over deploy/daemonset.yaml', () => {
     expect(caps?.detail).toBe('spec: drops ALL');
   });
 
+  it('a manifest without any workload is an error (exit 2), not a pass', async () => {
+    const path = join(scratch, 'typo.yaml');
+    writeFileSync(path, 'apiVersion: apps/v1\nkind: Deployement\nmetadata: { name: web }\n');
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(process.execPath, [CLI, 'posture', '--manifest', path], (err, _stdout, stderr) => {
+        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stderr });
+      });
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`No workload with a pod template in ${path} (only Deployement).`);
+  });
+
   it('with nft responses: NET_ADMIN, and NetworkPolicies no longer apply (host network)', async () => {
     const patched = objects.map((o) =>
       o.kind === 'DaemonSet' ? applyJsonPatch(o, deployJsonPatch('nft-responses.patch.json')) : o,
@@ -272,6 +294,7 @@ describe('deploy/*.yaml against the Kubernetes API types', () => {
   // readOnlyRootFileSystem would silently leave the root writable).
   const TYPES: Readonly<Record<string, string>> = {
     Namespace: 'V1Namespace',
+    ResourceQuota: 'V1ResourceQuota',
     ServiceAccount: 'V1ServiceAccount',
     ClusterRole: 'V1ClusterRole',
     ClusterRoleBinding: 'V1ClusterRoleBinding',

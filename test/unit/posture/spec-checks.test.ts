@@ -150,6 +150,32 @@ spec: { podSelector: { matchLabels: { app: nightly } }, policyTypes: [Ingress, E
     expect(check(2, 'network_policy')).toBe('fail');
   });
 
+  it('reads YAML 1.1 as kubectl does: `privileged: yes` is privileged', () => {
+    const yaml = `kind: Pod
+metadata: { name: p, namespace: ns }
+spec:
+  containers:
+    - name: app
+      image: x
+      securityContext: { privileged: yes, readOnlyRootFilesystem: on, allowPrivilegeEscalation: no }
+`;
+    const report = manifestPosture(manifestObjects(yaml, 'p.yaml'), 'p.yaml');
+    const status = (id: string): string | undefined =>
+      report.containers[0]?.checks.find((c) => c.id === id)?.status;
+    expect(status('capabilities')).toBe('fail');
+    expect(status('seccomp')).toBe('fail');
+    expect(status('readonly_root')).toBe('pass');
+  });
+
+  it('lists the kinds it skipped', () => {
+    const objects = manifestObjects(
+      'kind: Deployement\nmetadata: { name: typo }\n---\nkind: Service\n',
+      'x.yaml',
+    );
+    expect(objects.workloads).toEqual([]);
+    expect(objects.skippedKinds).toEqual(['Deployement', 'Service']);
+  });
+
   it('names the document that is not YAML', () => {
     expect(() => manifestObjects('kind: Pod\n---\nkind: [\n', 'bad.yaml')).toThrow(KernwatchError);
     expect(() => manifestObjects('kind: Pod\n---\nkind: [\n', 'bad.yaml')).toThrow(/bad.yaml: document 2/);

@@ -136,15 +136,19 @@ describe('source auto-detection where /dev/kmsg cannot be opened (an unprivilege
       journalctl,
     });
 
-  it("reads journald's copy from the journal directory written last", async () => {
+  it("reads journald's copy from the first journal directory that holds a journal", async () => {
     const persistent = join(dir, 'var-log-journal');
     const volatile = join(dir, 'run-log-journal');
-    addJournal(persistent, 1_700_000_000);
-    addJournal(volatile, 1_800_000_000);
+    mkdirSync(persistent);
+    addJournal(volatile, 1_700_000_000);
+    expect((await detect([persistent, volatile])).spec).toEqual({ type: 'journald', directory: volatile });
+    // Once the persistent journal exists it is preferred, however old its files: the choice names the
+    // checkpoint and must not flip with write times.
+    addJournal(persistent, 1_600_000_000);
     const detected = await detect([persistent, volatile]);
-    expect(detected.spec).toEqual({ type: 'journald', directory: volatile });
+    expect(detected.spec).toEqual({ type: 'journald', directory: persistent });
     expect(detected.reason).toBe(
-      `No auditd process in ${procRoot} and ${join(dir, 'no-audit.log')} does not exist, so the kernel writes audit records to ${missingKmsg()}, which cannot be opened here (ENOENT), so journald's copy of the kernel log in ${volatile} is read instead.`,
+      `No auditd process in ${procRoot} and ${join(dir, 'no-audit.log')} does not exist, so the kernel writes audit records to ${missingKmsg()}, which cannot be opened here (ENOENT), so journald's copy of the kernel log in ${persistent} is read instead.`,
     );
   });
 
