@@ -37,18 +37,21 @@ ${DOCTOR_USAGE}`;
 export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
 const RUN_EXIT_GRACE_MS = 2000;
 
+/** Returns `code`, and exits with it after RUN_EXIT_GRACE_MS should a timer or socket keep the process alive. */
+function exitAfterGrace(code: number): number {
+  setTimeout(() => process.exit(code), RUN_EXIT_GRACE_MS).unref();
+  return code;
+}
+
 /** The thin CLI: parse arguments, run the command, map known errors to exit codes. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'run': {
-        const code = await runAgent(parseRunArgs(rest));
+      case 'run':
         // Everything was delivered and checkpointed; a request still in flight (an informer list, a CRI
         // call past its deadline) must not keep a stopped agent alive until the kubelet kills it.
-        setTimeout(() => process.exit(code), RUN_EXIT_GRACE_MS).unref();
-        return code;
-      }
+        return exitAfterGrace(await runAgent(parseRunArgs(rest)));
       case 'parse': {
         const options = parseParseArgs(rest);
         process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -61,27 +64,15 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(formatSummary(result));
         return result.unreadable.length > 0 ? EXIT.findings : EXIT.ok;
       }
-      case 'watch': {
-        const code = await runWatch(parseWatchArgs(rest));
+      case 'watch':
         // The connection is closed; a client timer still pending must not hold the exit up.
-        setTimeout(() => process.exit(code), RUN_EXIT_GRACE_MS).unref();
-        return code;
-      }
-      case 'quarantine': {
-        const code = await runQuarantine(parseQuarantineArgs(rest), process.stdout, process.stderr);
-        setTimeout(() => process.exit(code), RUN_EXIT_GRACE_MS).unref();
-        return code;
-      }
-      case 'doctor': {
-        const code = await runDoctor(parseDoctorArgs(rest), process.stdout, process.stderr);
-        setTimeout(() => process.exit(code), RUN_EXIT_GRACE_MS).unref();
-        return code;
-      }
-      case 'posture': {
-        const code = await runPosture(parsePostureArgs(rest), process.stdout);
-        setTimeout(() => process.exit(code), RUN_EXIT_GRACE_MS).unref();
-        return code;
-      }
+        return exitAfterGrace(await runWatch(parseWatchArgs(rest)));
+      case 'quarantine':
+        return exitAfterGrace(await runQuarantine(parseQuarantineArgs(rest), process.stdout, process.stderr));
+      case 'doctor':
+        return exitAfterGrace(await runDoctor(parseDoctorArgs(rest), process.stdout, process.stderr));
+      case 'posture':
+        return exitAfterGrace(await runPosture(parsePostureArgs(rest), process.stdout));
       case '--help':
       case '-h':
       case 'help':

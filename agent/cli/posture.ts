@@ -2,6 +2,7 @@ import { CriClient } from '../attribute/cri/cri-client.js';
 import { findCriSocket } from '../attribute/cri/cri-sockets.js';
 import { loadKubeConfig } from '../attribute/pods/kube-config.js';
 import { loadConfig } from '../config/config-loader.js';
+import type { NatsSinkConfig } from '../config/config-schema.js';
 import { ERROR_CODES, KernwatchError } from '../errors.js';
 import { postureEventOf } from '../posture/posture-event.js';
 import { findingsOf, postureJson, postureTable } from '../posture/posture-format.js';
@@ -53,9 +54,10 @@ export async function runPosture(args: PostureArgs, out: NodeJS.WritableStream):
     log.warn('No API server: the spec and NetworkPolicy parts of the checks are unknown.');
   }
   out.write(args.json ? postureJson(report) : postureTable(report));
-  const time = new Date().toISOString();
-  for (const sink of config.sinks) {
-    if (sink.type !== 'nats') continue;
+  const natsSinks = config.sinks.filter((s): s is NatsSinkConfig => s.type === 'nats');
+  if (natsSinks.length > 0) {
+    // One scan, one set of events: every sink gets the same ids.
+    const time = new Date().toISOString();
     const events = report.containers.map((c) =>
       postureEventOf(
         node,
@@ -64,7 +66,7 @@ export async function runPosture(args: PostureArgs, out: NodeJS.WritableStream):
         time,
       ),
     );
-    await publishPostureEvents(sink, node, events, log);
+    for (const sink of natsSinks) await publishPostureEvents(sink, node, events, log);
   }
   return findingsOf(report) > 0 ? 1 : 0;
 }

@@ -102,15 +102,14 @@ function walkEntries(key: string, element: Schema, rows: ConfigKeyDoc[]): void {
     const o = unwrap(option);
     if (o.def.type !== 'object')
       throw new KernwatchError(ERROR_CODES.config, `${key}: a variant that is not an object`);
-    const tag = o.def.shape[discriminator];
-    const tagDef = tag === undefined ? undefined : defOf(tag);
-    if (tagDef?.type !== 'literal' || tagDef.values.length !== 1) {
+    const tags = tagValues(o.def, discriminator);
+    if (tags?.length !== 1) {
       throw new KernwatchError(
         ERROR_CODES.config,
         `${key}: each variant's ${discriminator} must be one literal`,
       );
     }
-    return { value: String(tagDef.values[0]), option: o, shape: o.def.shape };
+    return { value: String(tags[0]), option: o, shape: o.def.shape };
   });
   rows.push({
     key: `${key}[].${discriminator}`,
@@ -136,6 +135,16 @@ function walkEntries(key: string, element: Schema, rows: ConfigKeyDoc[]): void {
 
 function discriminatorOf(def: z.core.$ZodUnionDef): string | undefined {
   return 'discriminator' in def && typeof def.discriminator === 'string' ? def.discriminator : undefined;
+}
+
+/** The literal values of an object variant's discriminator key; undefined when it is not a literal. */
+function tagValues(
+  def: z.core.$ZodObjectDef,
+  discriminator: string,
+): readonly z.core.util.Literal[] | undefined {
+  const tag = def.shape[discriminator];
+  const tagDef = tag === undefined ? undefined : defOf(tag);
+  return tagDef?.type === 'literal' ? tagDef.values : undefined;
 }
 
 function describe(meta: z.GlobalMeta, key: string): string {
@@ -252,10 +261,8 @@ function fieldSchema(u: Unwrapped | undefined, value: object, key: string): Sche
   const tag = (value as Record<string, unknown>)[discriminator];
   for (const option of def.options) {
     const o = unwrap(option);
-    const tagSchema = o.def.type === 'object' ? o.def.shape[discriminator] : undefined;
-    const tagDef = tagSchema === undefined ? undefined : defOf(tagSchema);
-    if (tagDef?.type === 'literal' && tagDef.values.includes(tag as z.core.util.Literal)) {
-      return o.def.type === 'object' ? o.def.shape[key] : undefined;
+    if (o.def.type === 'object' && tagValues(o.def, discriminator)?.includes(tag as z.core.util.Literal)) {
+      return o.def.shape[key];
     }
   }
   return undefined;
@@ -309,23 +316,27 @@ function cell(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').replace(/(?<!\\)\|/g, '\\|');
 }
 
-/** The text between the markers, trimmed; undefined when the markers are missing. */
-export function generatedSection(doc: string): string | undefined {
+/** Where the generated section's text starts (after the begin marker) and ends (at the end marker). */
+function sectionBounds(doc: string): { start: number; end: number } | undefined {
   const begin = doc.indexOf(GENERATED_BEGIN);
   const end = doc.indexOf(GENERATED_END, begin);
-  if (begin < 0 || end < 0) return undefined;
-  return doc.slice(begin + GENERATED_BEGIN.length, end).trim();
+  return begin < 0 || end < 0 ? undefined : { start: begin + GENERATED_BEGIN.length, end };
+}
+
+/** The text between the markers, trimmed; undefined when the markers are missing. */
+export function generatedSection(doc: string): string | undefined {
+  const b = sectionBounds(doc);
+  return b === undefined ? undefined : doc.slice(b.start, b.end).trim();
 }
 
 /** The document with its generated section replaced; the hand-written text around it is kept as it is. */
 export function replaceGeneratedSection(doc: string, generated: string = renderConfigTable()): string {
-  const begin = doc.indexOf(GENERATED_BEGIN);
-  const end = doc.indexOf(GENERATED_END, begin);
-  if (begin < 0 || end < 0) {
+  const b = sectionBounds(doc);
+  if (b === undefined) {
     throw new KernwatchError(
       ERROR_CODES.config,
       `no '${GENERATED_BEGIN}' ... '${GENERATED_END}' section to replace`,
     );
   }
-  return `${doc.slice(0, begin + GENERATED_BEGIN.length)}\n\n${generated.trim()}\n\n${doc.slice(end)}`;
+  return `${doc.slice(0, b.start)}\n\n${generated.trim()}\n\n${doc.slice(b.end)}`;
 }

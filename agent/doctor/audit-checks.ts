@@ -13,7 +13,7 @@ import { CHECK_ID, fail, pass, warn, type CheckResult } from './doctor-types.js'
 /** Below this, a burst of violations overflows the kernel's queue to auditd (the kernel default is 64). */
 export const MIN_BACKLOG_LIMIT = 1024;
 /** A rate_limit below this many records per second drops records in a burst ("audit: rate limit exceeded"). */
-export const MIN_RATE_LIMIT = 1000;
+const MIN_RATE_LIMIT = 1000;
 
 export interface AuditdCheckInput {
   detected: DetectedSource;

@@ -47,7 +47,7 @@ export interface DoctorReport {
   checks: CheckResult[];
 }
 
-export const DEFAULT_TIMEOUTS_MS: Readonly<Record<CheckId, number>> = {
+const DEFAULT_TIMEOUTS_MS: Readonly<Record<CheckId, number>> = {
   [CHECK_ID.auditd]: 5000,
   [CHECK_ID.auditStatus]: 5000,
   [CHECK_ID.seccompActionsLogged]: 2000,

@@ -12,7 +12,7 @@ import { actionsLoggedPath, parseActionsLogged } from '../posture/seccomp-action
  */
 
 /** The seccomp actions kernwatch's visibility rests on: KILL_* and LOG (see DESIGN.md). */
-export const REQUIRED_SECCOMP_ACTIONS = ['kill_process', 'kill_thread', 'log'] as const;
+const REQUIRED_SECCOMP_ACTIONS = ['kill_process', 'kill_thread', 'log'] as const;
 /** Logged only for filters loaded with SECCOMP_FILTER_FLAG_LOG; listed in the detail when missing. */
 const FLAG_LOG_ACTIONS = ['errno', 'trap', 'user_notif', 'trace'] as const;
 
@@ -64,7 +64,7 @@ export async function seccompActionsLoggedCheck(procRoot: string): Promise<Check
 }
 
 /** The kernel's defaults for printk_ratelimit (seconds) and printk_ratelimit_burst. */
-export const PRINTK_DEFAULTS = { intervalSeconds: 5, burst: 10 } as const;
+const PRINTK_DEFAULTS = { intervalSeconds: 5, burst: 10 } as const;
 
 /**
  * Without an audit daemon the kernel prints audit records through printk_ratelimit(): at most `burst`
@@ -187,8 +187,10 @@ export async function lsmCheck(sysRoot: string): Promise<CheckResult> {
 export async function cgroupCheck(sysRoot: string): Promise<CheckResult> {
   const id = CHECK_ID.cgroup;
   const root = join(sysRoot, 'fs/cgroup');
-  if (await exists(join(root, 'cgroup.controllers'))) {
-    const controllers = (await readText(join(root, 'cgroup.controllers')))?.trim() ?? '';
+  const controllersPath = join(root, 'cgroup.controllers');
+  const controllersText = await readText(controllersPath);
+  if (controllersText !== undefined || (await exists(controllersPath))) {
+    const controllers = controllersText?.trim() ?? '';
     return pass(id, `v2 (unified) at ${root}${controllers === '' ? '' : `; controllers: ${controllers}`}`);
   }
   if (await exists(join(root, 'unified/cgroup.controllers'))) {

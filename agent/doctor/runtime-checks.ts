@@ -56,7 +56,7 @@ export function parseRuncVersion(text: string): RuncVersion | undefined {
 }
 
 /** The first runc that accepts a seccomp profile's `flags` (SECCOMP_FILTER_FLAG_LOG). */
-export const RUNC_FLAGS_VERSION = { major: 1, minor: 2 } as const;
+const RUNC_FLAGS_VERSION = { major: 1, minor: 2 } as const;
 
 const RUNC_TIMEOUT_MS = 3000;
 

@@ -34,6 +34,7 @@ export interface NodeLsm {
   mac: MacKind;
 }
 
+/** These files are one line; a page is the most any LSM returns for a process label. */
 const MAX_BYTES = 4096;
 
 export function readNodeLsm(sysRoot = '/sys'): NodeLsm {
@@ -74,21 +75,31 @@ function macOf(active: string[] | undefined, apparmor: boolean, selinux: Selinux
   return MAC_KIND.none;
 }
 
-/** A small sysfs/securityfs file, or undefined when it is not there or cannot be read. */
-function readSmall(path: string): string | undefined {
+/**
+ * A small sysfs, securityfs or procfs attr file (its first 4 KiB) as latin1 text, or the errno error that
+ * kept it from being read. Also mac-label.ts's reader of /proc/PID/attr.
+ */
+export function readSmallFile(
+  path: string,
+): { text: string; error?: never } | { text?: never; error: NodeJS.ErrnoException } {
   let fd: number;
   try {
     fd = openSync(path, 'r');
-  } catch {
-    return undefined;
+  } catch (err) {
+    return { error: err as NodeJS.ErrnoException };
   }
   try {
     const buf = Buffer.allocUnsafe(MAX_BYTES);
     const n = readSync(fd, buf, 0, MAX_BYTES, 0);
-    return buf.toString('latin1', 0, n);
-  } catch {
-    return undefined;
+    return { text: buf.toString('latin1', 0, n) };
+  } catch (err) {
+    return { error: err as NodeJS.ErrnoException };
   } finally {
     closeSync(fd);
   }
+}
+
+/** A small sysfs/securityfs file, or undefined when it is not there or cannot be read. */
+function readSmall(path: string): string | undefined {
+  return readSmallFile(path).text;
 }

@@ -1,6 +1,5 @@
-import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NodeLsm } from './lsm.js';
+import { readSmallFile, type NodeLsm } from './lsm.js';
 import { MAC_KIND, type MacLabel } from './posture-types.js';
 
 /**
@@ -24,8 +23,6 @@ export type MacLabelRead =
   | { status: typeof MAC_READ_STATUS.gone }
   | { status: typeof MAC_READ_STATUS.error; path: string; error: NodeJS.ErrnoException };
 
-/** A label is one line; a page is the most any LSM returns. */
-const MAX_BYTES = 4096;
 const GONE = new Set(['ENOENT', 'ESRCH']);
 /** No active LSM implements process attributes: the node runs no MAC LSM. */
 const NO_PROCATTR = 'EINVAL';
@@ -38,16 +35,16 @@ export function readMacLabel(procRoot: string, pid: number, lsm: NodeLsm): MacLa
   switch (lsm.mac) {
     case MAC_KIND.apparmor: {
       const own = join(attr, 'apparmor', 'current');
-      const first = readAttr(own);
+      const first = readSmallFile(own);
       if (first.text !== undefined) return ok(parseAppArmorLabel(first.text));
       // ENOENT: a kernel before 5.1 without attr/apparmor/, or the process is gone; attr/current tells.
       if (first.error.code !== 'ENOENT') return failure(own, first.error);
-      const second = readAttr(current);
+      const second = readSmallFile(current);
       if (second.text !== undefined) return ok(parseAppArmorLabel(second.text));
       return failure(current, second.error);
     }
     case MAC_KIND.selinux: {
-      const read = readAttr(current);
+      const read = readSmallFile(current);
       if (read.text !== undefined) return ok(parseSelinuxLabel(read.text));
       return failure(current, read.error);
     }
@@ -55,7 +52,7 @@ export function readMacLabel(procRoot: string, pid: number, lsm: NodeLsm): MacLa
       // With the LSM list known, `none` is certain: another LSM's attr/current (Smack) is no MAC label
       // this contract names. Without it (securityfs not mounted) the kernel itself is asked.
       if (lsm.active !== undefined) return ok(NONE);
-      const read = readAttr(current);
+      const read = readSmallFile(current);
       if (read.text !== undefined) return ok(classifyLabel(read.text));
       if (read.error.code === NO_PROCATTR) return ok(NONE);
       return failure(current, read.error);
@@ -104,24 +101,4 @@ function ok(label: MacLabel): MacLabelRead {
 function failure(path: string, error: NodeJS.ErrnoException): MacLabelRead {
   if (error.code !== undefined && GONE.has(error.code)) return { status: MAC_READ_STATUS.gone };
   return { status: MAC_READ_STATUS.error, path, error };
-}
-
-function readAttr(
-  path: string,
-): { text: string; error?: never } | { text?: never; error: NodeJS.ErrnoException } {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    return { error: err as NodeJS.ErrnoException };
-  }
-  try {
-    const buf = Buffer.allocUnsafe(MAX_BYTES);
-    const n = readSync(fd, buf, 0, MAX_BYTES, 0);
-    return { text: buf.toString('latin1', 0, n) };
-  } catch (err) {
-    return { error: err as NodeJS.ErrnoException };
-  } finally {
-    closeSync(fd);
-  }
 }

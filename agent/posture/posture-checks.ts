@@ -9,6 +9,7 @@ import {
   type PostureCheck,
   type SpecIntent,
 } from './posture-types.js';
+import { addsSysAdmin } from './spec-intent.js';
 
 /** The seccomp part of the OCI runtime spec, as the CRI reports it. */
 export interface RuntimeSeccompSummary {
@@ -60,8 +61,8 @@ export const PROC_FIX =
 /** The fix for denials that cannot reach the log. */
 export const SECCOMP_LOG_FIX =
   'use a Localhost seccomp profile with SCMP_ACT_LOG / SCMP_ACT_KILL_PROCESS or the log flag SECCOMP_FILTER_FLAG_LOG (runc >= 1.2)';
-export const SECCOMP_FIX = 'set securityContext.seccompProfile.type: RuntimeDefault (or Localhost)';
-export const NO_NEW_PRIVS_FIX = 'set securityContext.allowPrivilegeEscalation: false';
+const SECCOMP_FIX = 'set securityContext.seccompProfile.type: RuntimeDefault (or Localhost)';
+const NO_NEW_PRIVS_FIX = 'set securityContext.allowPrivilegeEscalation: false';
 export const CAPABILITIES_FIX =
   'set securityContext.capabilities.drop: [ALL] and add back only NET_BIND_SERVICE';
 export const READONLY_ROOT_FIX =
@@ -162,13 +163,14 @@ export function postureChecks(input: PostureInput): PostureCheck[] {
   ];
 }
 
-type Outcome = Pick<PostureCheck, 'status' | 'detail' | 'fix'>;
+/** A check's result before its id and section are attached; shared with spec-checks.ts. */
+export type Outcome = Pick<PostureCheck, 'status' | 'detail' | 'fix'>;
 
-function pass(detail: string): Outcome {
+export function pass(detail: string): Outcome {
   return { status: CHECK_STATUS.pass, detail, fix: '' };
 }
 
-function fail(detail: string, fix: string): Outcome {
+export function fail(detail: string, fix: string): Outcome {
   return { status: CHECK_STATUS.fail, detail, fix };
 }
 
@@ -176,7 +178,11 @@ function unknown(detail: string, fix: string): Outcome {
   return { status: CHECK_STATUS.unknown, detail, fix };
 }
 
-function check(id: PostureCheck['id'], section: PostureCheck['section'], outcome: Outcome): PostureCheck {
+export function check(
+  id: PostureCheck['id'],
+  section: PostureCheck['section'],
+  outcome: Outcome,
+): PostureCheck {
   return { id, section, status: outcome.status, detail: outcome.detail, fix: outcome.fix };
 }
 
@@ -362,23 +368,17 @@ function noNewPrivsCheck({ kernel, runtime, intent }: PostureInput): PostureChec
 export function escalationSpec(intent: SpecIntent | undefined): string {
   if (intent === undefined) return 'spec: unknown';
   if (intent.privileged) return 'spec: privileged (privilege escalation always allowed)';
-  if (addsSysAdmin(intent)) return 'spec: adds CAP_SYS_ADMIN (privilege escalation always allowed)';
+  if (addsSysAdmin(intent.addedCapabilities))
+    return 'spec: adds CAP_SYS_ADMIN (privilege escalation always allowed)';
   if (intent.allowPrivilegeEscalation === undefined) return 'spec: allowPrivilegeEscalation unset (allowed)';
   return `spec: allowPrivilegeEscalation ${String(intent.allowPrivilegeEscalation)}`;
 }
 
 export function noNewPrivsFix(intent: SpecIntent | undefined): string {
   if (intent?.privileged === true) return `drop privileged: true, then ${NO_NEW_PRIVS_FIX}`;
-  if (intent !== undefined && addsSysAdmin(intent))
+  if (intent !== undefined && addsSysAdmin(intent.addedCapabilities))
     return `stop adding CAP_SYS_ADMIN, then ${NO_NEW_PRIVS_FIX}`;
   return NO_NEW_PRIVS_FIX;
-}
-
-export function addsSysAdmin(intent: SpecIntent): boolean {
-  return intent.addedCapabilities.some((c) => {
-    const name = c.toUpperCase().replace(/^CAP_/, '');
-    return name === 'SYS_ADMIN' || name === 'ALL';
-  });
 }
 
 // ---- capabilities ----------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ export function postureTable(report: PostureReport): string {
   );
   // What to do about each finding: the table says where, these lines say what and how to fix it.
   for (const container of report.containers) {
-    const where = `${container.pod === undefined ? '-' : `${container.pod.namespace}/${container.pod.name}`} ${container.name}`;
+    const where = `${podCell(container)} ${container.name}`;
     for (const check of container.checks) {
       if (check.status === CHECK_STATUS.pass) continue;
       lines.push(`${printable(where)} ${check.id} ${check.status}: ${printable(check.detail)}`);
@@ -74,10 +74,14 @@ export function postureTable(report: PostureReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** `namespace/pod`, or `-` for a container outside any pod. */
+function podCell(container: ContainerPosture): string {
+  return container.pod === undefined ? '-' : `${container.pod.namespace}/${container.pod.name}`;
+}
+
 function tableRow(container: ContainerPosture): string[] {
-  const pod = container.pod === undefined ? '-' : `${container.pod.namespace}/${container.pod.name}`;
   return [
-    printable(pod),
+    printable(podCell(container)),
     printable(container.name),
     ...CHECK_COLUMNS.map((id) => {
       const status = container.checks.find((c) => c.id === id)?.status;

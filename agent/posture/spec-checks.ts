@@ -6,24 +6,28 @@ import {
   RUN_AS_NON_ROOT_FIX,
   UNCONFINED_SELINUX_TYPES,
   capabilitiesSpec,
+  check,
   escalationSpec,
+  fail,
   networkPolicyCheck,
   noNewPrivsFix,
+  pass,
   seccompFix,
   seccompLoggingCheck,
   seccompSpec,
   userSpec,
+  type Outcome,
   type PostureInput,
 } from './posture-checks.js';
 import {
   CHECK_ID,
-  CHECK_STATUS,
   POLICY_SECTION,
   SECCOMP_PROFILE,
   type NetworkPolicyCoverage,
   type PostureCheck,
   type SpecIntent,
 } from './posture-types.js';
+import { specCapabilityName } from './spec-intent.js';
 
 /**
  * The eight posture checks judged on a pod spec alone, before anything runs (`kernwatch posture
@@ -67,15 +71,6 @@ export function specChecks(intent: SpecIntent, coverage: NetworkPolicyCoverage):
   ];
 }
 
-type Outcome = Pick<PostureCheck, 'status' | 'detail' | 'fix'>;
-
-const pass = (detail: string): Outcome => ({ status: CHECK_STATUS.pass, detail, fix: '' });
-const fail = (detail: string, fix: string): Outcome => ({ status: CHECK_STATUS.fail, detail, fix });
-
-function check(id: PostureCheck['id'], section: PostureCheck['section'], outcome: Outcome): PostureCheck {
-  return { id, section, status: outcome.status, detail: outcome.detail, fix: outcome.fix };
-}
-
 function seccompFromSpec(intent: SpecIntent): PostureCheck {
   const spec = seccompSpec(intent);
   const asks =
@@ -98,7 +93,7 @@ function noNewPrivsFromSpec(intent: SpecIntent): PostureCheck {
 function capabilitiesFromSpec(intent: SpecIntent): PostureCheck {
   const spec = capabilitiesSpec(intent);
   const allowed = ALLOWED_CAPABILITY.slice('CAP_'.length);
-  const beyond = intent.addedCapabilities.filter((c) => c.toUpperCase().replace(/^CAP_/, '') !== allowed);
+  const beyond = intent.addedCapabilities.filter((c) => specCapabilityName(c) !== allowed);
   let outcome: Outcome;
   if (intent.privileged) {
     outcome = fail(

@@ -48,10 +48,6 @@ export function specIntentOf(pod: V1Pod, containerName: string): SpecIntent | un
   const seccomp = seccompOf(sc?.seccompProfile, annotations, containerName, podSc?.seccompProfile);
   const privileged = sc?.privileged === true;
   const added = sc?.capabilities?.add ?? [];
-  const addsSysAdmin = added.some((c) => {
-    const name = capabilityName(c);
-    return name === 'SYS_ADMIN' || name === 'ALL';
-  });
 
   const intent: SpecIntent = {
     seccompProfile: seccomp.type,
@@ -66,7 +62,7 @@ export function specIntentOf(pod: V1Pod, containerName: string): SpecIntent | un
   if (appArmor !== undefined) intent.appArmorProfile = appArmor;
   const seLinuxType = sc?.seLinuxOptions?.type ?? podSc?.seLinuxOptions?.type;
   if (seLinuxType !== undefined && seLinuxType !== '') intent.seLinuxType = seLinuxType;
-  if (privileged || addsSysAdmin) intent.allowPrivilegeEscalation = true;
+  if (privileged || addsSysAdmin(added)) intent.allowPrivilegeEscalation = true;
   else if (sc?.allowPrivilegeEscalation !== undefined)
     intent.allowPrivilegeEscalation = sc.allowPrivilegeEscalation;
   const runAsNonRoot = sc?.runAsNonRoot ?? podSc?.runAsNonRoot;
@@ -145,7 +141,15 @@ function appArmorAnnotation(value: string | undefined): string | undefined {
 }
 
 /** containerd upper-cases a capability and puts `CAP_` in front; compare without it. */
-function capabilityName(value: string): string {
+export function specCapabilityName(value: string): string {
   const upper = value.toUpperCase();
   return upper.startsWith('CAP_') ? upper.slice('CAP_'.length) : upper;
+}
+
+/** Whether a spec's added capabilities include CAP_SYS_ADMIN (or ALL): privilege escalation then stays on. */
+export function addsSysAdmin(added: readonly string[]): boolean {
+  return added.some((c) => {
+    const name = specCapabilityName(c);
+    return name === 'SYS_ADMIN' || name === 'ALL';
+  });
 }

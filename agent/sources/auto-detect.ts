@@ -96,13 +96,12 @@ export async function detectSource(options: DetectSourceOptions = {}): Promise<D
   const why = `${seen} and ${logFact}, so the kernel writes audit records to ${kmsgPath}`;
   const kmsgError = await openError(kmsgPath);
   if (kmsgError === undefined) return { spec: { type: 'kmsg' }, reason: `${why}.` };
-  return journalFallback(why, kmsgPath, kmsgError, options);
+  return journalFallback(why, kmsgError, options);
 }
 
 /** /dev/kmsg cannot be opened: journald's copy, if there is a journal and a journalctl to read it. */
 async function journalFallback(
   why: string,
-  kmsgPath: string,
   kmsgError: string,
   options: DetectSourceOptions,
 ): Promise<DetectedSource> {
@@ -147,26 +146,25 @@ async function openError(path: string): Promise<string | undefined> {
  * but a checkpoint under another name would be lost and records skipped).
  */
 async function firstJournalDirectory(dirs: readonly string[]): Promise<string | undefined> {
-  for (const dir of dirs) if ((await newestJournalFile(dir, 1)) !== undefined) return dir;
+  for (const dir of dirs) if (await holdsJournalFile(dir, 1)) return dir;
   return undefined;
 }
 
-async function newestJournalFile(dir: string, depth: number): Promise<number | undefined> {
+/** Whether `dir` (or a directory `depth` levels down) holds a `*.journal` file that can be stat'ed. */
+async function holdsJournalFile(dir: string, depth: number): Promise<boolean> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  let newest: number | undefined;
   for (const e of entries) {
-    let mtime: number | undefined;
     if (e.isFile() && e.name.endsWith('.journal')) {
-      mtime = await stat(join(dir, e.name)).then(
-        (s) => s.mtimeMs,
-        () => undefined,
+      const found = await stat(join(dir, e.name)).then(
+        () => true,
+        () => false,
       );
-    } else if (e.isDirectory() && depth > 0) {
-      mtime = await newestJournalFile(join(dir, e.name), depth - 1);
+      if (found) return true;
+    } else if (e.isDirectory() && depth > 0 && (await holdsJournalFile(join(dir, e.name), depth - 1))) {
+      return true;
     }
-    if (mtime !== undefined && (newest === undefined || mtime > newest)) newest = mtime;
   }
-  return newest;
+  return false;
 }
 
 /** A path that is executable, or a name found executable in one of PATH's directories. */

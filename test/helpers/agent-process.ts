@@ -37,7 +37,23 @@ export function startAgent(
 ): AgentProcess {
   const [program, ...before] = prefix.length > 0 ? prefix : [process.execPath];
   const argv = prefix.length > 0 ? [...before, process.execPath, CLI, ...args] : [CLI, ...args];
-  const child = spawn(program ?? process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  return startProcess(program ?? process.execPath, argv, { env });
+}
+
+/**
+ * Starts `program` with `argv`, stdout and stderr collected, as an AgentProcess: startAgent's child, or an
+ * agent started another way (the built image's ENTRYPOINT).
+ */
+export function startProcess(
+  program: string,
+  argv: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; what?: string } = {},
+): AgentProcess {
+  const child = spawn(program, argv, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+  });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -52,7 +68,7 @@ export function startAgent(
     });
   });
   const pid = child.pid;
-  if (pid === undefined) throw new Error('the agent did not start');
+  if (pid === undefined) throw new Error(`${options.what ?? 'the agent'} did not start`);
   return {
     child,
     pid,

@@ -11,13 +11,7 @@ import { eventToJson } from '../event-json.js';
 import type { EventSink } from '../event-sink.js';
 import { DiskSpool, type DiskSpoolOptions } from './disk-spool.js';
 import { natsConnectionOptions, type NatsConnectSettings, type ReconnectDelay } from './nats-connection.js';
-import {
-  ACTION_SUBJECT_PREFIX,
-  actionSubject,
-  denialSubject,
-  POSTURE_SUBJECT_PREFIX,
-  postureSubject,
-} from './nats-subjects.js';
+import { actionSubject, DENIAL_SUBJECT_PREFIX, denialSubject, postureSubject } from './nats-subjects.js';
 import { JetStreamPublisher, publishPipelined } from './pipelined-publish.js';
 import type { SpoolMessage } from './spool-record.js';
 import { ensureStream, type StreamWish } from './stream-setup.js';
@@ -217,7 +211,7 @@ export class NatsSink implements EventSink {
     const result = await publishPipelined(publisher, messages, this.pipelineOptions());
     this.countPublished(result.ackedCount, result.duplicates);
     this.dropTooLarge(result.tooLarge);
-    if (result.acked.every((a) => a)) return;
+    if (result.ackedCount + result.tooLarge.length === messages.length) return;
     this.counters.publishFailures++;
     this.publishWarning.add(messages.length - result.ackedCount, { err: result.error });
     // Only the unacknowledged ones, in order. Some of them may have reached the stream (an ack lost with
@@ -238,9 +232,8 @@ export class NatsSink implements EventSink {
         ? {}
         : {
             onAck: (m: SpoolMessage) => {
-              // Action and posture events carry their own time, not an audit time: not in the histogram.
-              if (m.subject.startsWith(ACTION_SUBJECT_PREFIX) || m.subject.startsWith(POSTURE_SUBJECT_PREFIX))
-                return;
+              // Only denials carry an audit time; action and posture events carry their own: not in the histogram.
+              if (!m.subject.startsWith(DENIAL_SUBJECT_PREFIX)) return;
               onAckLatency(Math.max(0, Date.now() - m.auditMs) / 1000);
             },
           }),

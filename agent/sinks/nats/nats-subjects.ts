@@ -23,8 +23,11 @@ export function subjectToken(value: string): string {
   return out;
 }
 
+/** Every denial subject starts with it. */
+export const DENIAL_SUBJECT_PREFIX = `${SUBJECT_ROOT}.denial.`;
+
 export function denialSubject(node: string, kind: DenialKind, namespace: string | undefined): string {
-  return `${SUBJECT_ROOT}.denial.${subjectToken(node)}.${kind}.${
+  return `${DENIAL_SUBJECT_PREFIX}${subjectToken(node)}.${kind}.${
     namespace === undefined ? HOST_NAMESPACE_TOKEN : subjectToken(namespace)
   }`;
 }

@@ -1,10 +1,16 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { findRepoRoot } from '../../bench/audit-log-generator.js';
-import { agentReady, eventsIn, waitFor, type AgentProcess } from '../../helpers/agent-process.js';
+import {
+  agentReady,
+  eventsIn,
+  startProcess,
+  waitFor,
+  type AgentProcess,
+} from '../../helpers/agent-process.js';
 import { buildDockerfile, inStage, type BuildResult, type Stage } from '../../helpers/dockerfile-build.js';
 import { CORPUS } from '../../helpers/fixtures.js';
 import { get, metricsPort } from '../../helpers/metrics-scrape.js';
@@ -209,43 +215,12 @@ function startImage(image: Stage, args: readonly string[]): AgentProcess {
     if (!existsSync(path)) throw new Error(`the ENTRYPOINT names ${a}, which the image does not hold`);
     return path;
   });
-  const child = spawn(process.execPath, [...mapped, ...(image.cmd ?? []), ...args], {
+  return startProcess(process.execPath, [...mapped, ...(image.cmd ?? []), ...args], {
     cwd: inStage(image, image.workdir),
     // Nothing of the test's environment: the image's PATH covers node, nft and journalctl, as the host's does.
     env: { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    what: 'the image',
   });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-  });
-  const exited = new Promise<number | string>((resolve) => {
-    child.on('close', (code, signal) => {
-      resolve(code ?? signal ?? 'unknown');
-    });
-  });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('the image did not start');
-  return {
-    child,
-    pid,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000) {
-      if (child.exitCode === null && child.signalCode === null) process.kill(pid, signal);
-      const timer = setTimeout(() => {
-        if (child.exitCode === null && child.signalCode === null) process.kill(pid, 'SIGKILL');
-      }, graceMs);
-      const result = await exited;
-      clearTimeout(timer);
-      return result;
-    },
-  };
 }
 
 describe.skipIf(skip)('the Dockerfile, built instruction by instruction and started', () => {

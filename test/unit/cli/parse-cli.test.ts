@@ -1,10 +1,9 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernwatchEvent } from '../../../agent/events.js';
+import { buildCliIfStale, runCli, type CliRun } from '../../helpers/cli-run.js';
 import { corpusLine } from '../../helpers/corpus-lines.js';
 import { schemaProblems, EVENT_KEY_ORDER } from '../../helpers/event-schema.js';
 import { CORPUS } from '../../helpers/fixtures.js';
@@ -14,52 +13,19 @@ import { parseFile } from '../../helpers/parse-text.js';
  * `kernwatch parse` as a user runs it: the built CLI (dist/agent/cli/main.js) in a child process, no shell.
  */
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const MAIN = join(ROOT, 'dist', 'agent', 'cli', 'main.js');
-
 const KMSG = join(CORPUS, 'kmsg', 'kernel618-seccomp-all-actions.kmsg');
 const CONFIDENTIAL = join(CORPUS, 'auditd', 'gh-confidential-containers-operator-115.log');
 const LOGCAT = join(CORPUS, 'logcat', 'gh-jmpews-dobby-54.log');
 const HARVESTER = join(CORPUS, 'journald', 'gh-harvester-harvester-2528.log');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function run(
   args: readonly string[],
   options: { input?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      cwd: ROOT,
-      env: options.env ?? { ...process.env, NODE_NAME: 'cli-test-node' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(options.input ?? '');
+): Promise<CliRun> {
+  return runCli(args, {
+    input: options.input,
+    env: options.env ?? { ...process.env, NODE_NAME: 'cli-test-node' },
   });
-}
-
-/** Newest modification time of the TypeScript sources the CLI is built from. */
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = statSync(p);
-    if (st.isDirectory()) newest = Math.max(newest, newestSource(p));
-    else if (name.endsWith('.ts')) newest = Math.max(newest, st.mtimeMs);
-  }
-  return newest;
 }
 
 /** The events kernwatch's library reports for the same files, one parser per file as the CLI runs them. */
@@ -79,17 +45,7 @@ function ndjson(stdout: string): unknown[] {
 let tmp = '';
 
 beforeAll(() => {
-  // `npm test` builds first; a bare `vitest run` may find dist missing or older than the sources.
-  if (!existsSync(MAIN) || statSync(MAIN).mtimeMs < newestSource(join(ROOT, 'agent'))) {
-    execFileSync(
-      process.execPath,
-      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-      {
-        cwd: ROOT,
-        stdio: 'inherit',
-      },
-    );
-  }
+  buildCliIfStale();
   tmp = mkdtempSync(join(tmpdir(), 'kernwatch-cli-test-'));
 });
 

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import {
   objectOf,
   type KubeObject,
 } from '../../helpers/deploy-manifest.js';
-import { CLI } from '../../helpers/agent-process.js';
+import { runCli } from '../../helpers/cli-run.js';
 
 const objects = deployObjects('daemonset.yaml');
 const daemonSet = objectOf(objects, 'DaemonSet', 'kernwatch');
@@ -67,17 +66,10 @@ interface PostureRun {
   report: { containers: { name: string; checks: { id: string; status: string; detail: string }[] }[] };
 }
 
-function postureOfManifest(path: string): Promise<PostureRun> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [CLI, 'posture', '--manifest', path, '--json'], (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
-      if (code !== 0 && code !== 1) {
-        reject(new Error(`posture --manifest exited ${String(code)}: ${stderr}`));
-        return;
-      }
-      resolve({ code, report: JSON.parse(stdout) as PostureRun['report'] });
-    });
-  });
+async function postureOfManifest(path: string): Promise<PostureRun> {
+  const { code, stdout, stderr } = await runCli(['posture', '--manifest', path, '--json']);
+  if (code !== 0 && code !== 1) throw new Error(`posture --manifest exited ${String(code)}: ${stderr}`);
+  return { code, report: JSON.parse(stdout) as PostureRun['report'] };
 }
 
 /** `<container> <check> <status>` for every check that is not a pass. */
@@ -264,11 +256,7 @@ describe('kernwatch posture --manifest over deploy/daemonset.yaml', () => {
   it('a manifest without any workload is an error (exit 2), not a pass', async () => {
     const path = join(scratch, 'typo.yaml');
     writeFileSync(path, 'apiVersion: apps/v1\nkind: Deployement\nmetadata: { name: web }\n');
-    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      execFile(process.execPath, [CLI, 'posture', '--manifest', path], (err, _stdout, stderr) => {
-        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stderr });
-      });
-    });
+    const result = await runCli(['posture', '--manifest', path]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`No workload with a pod template in ${path} (only Deployement).`);
   });

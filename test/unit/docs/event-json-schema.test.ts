@@ -1,5 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -50,12 +49,14 @@ import {
 } from '../../../agent/responders/action-event.js';
 import { eventToJson } from '../../../agent/sinks/event-json.js';
 import { splitText } from '../../../agent/sources/line-splitter.js';
+import { buildCliIfStale, runCli } from '../../helpers/cli-run.js';
 import { CONSTRUCTED, corpusLine, corpusLines, derive } from '../../helpers/corpus-lines.js';
 import { EVENT_KEY_ORDER } from '../../helpers/event-schema.js';
 import { CORPUS, corpusLogFiles } from '../../helpers/fixtures.js';
 import {
   actionSchemaErrors,
   denialSchemaErrors,
+  isObject,
   JSON_SCHEMA,
   postureSchemaErrors,
   readJsonSchema,
@@ -74,15 +75,10 @@ import { lines, seccompAt } from '../pipeline/noise-test-events.js';
  */
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const MAIN = join(ROOT, 'dist', 'agent', 'cli', 'main.js');
 const NODE = 'ip-10-0-0-7.ec2.internal';
 const KMSG = 'kmsg/kernel618-seccomp-all-actions.kmsg';
 
 // ---- schema navigation -------------------------------------------------------------------------------
-
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** The subschema, with a $ref followed to its definition. */
 function resolve(root: JsonObject, s: unknown): JsonObject {
@@ -387,37 +383,6 @@ describe('the schemas agree with the TypeScript types', () => {
 
 // ---- real output ---------------------------------------------------------------------------------------
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: readonly string[]): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
-}
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = statSync(p);
-    if (st.isDirectory()) newest = Math.max(newest, newestSource(p));
-    else if (name.endsWith('.ts')) newest = Math.max(newest, st.mtimeMs);
-  }
-  return newest;
-}
-
 /** Every problem of every value, as `<what>: <problem>`, the first 20 (all of them would drown a failure). */
 function invalid(
   items: readonly { what: string; value: unknown }[],
@@ -431,14 +396,7 @@ describe('kernwatch parse over every corpus file: every event valid', () => {
   let stderr = '';
 
   beforeAll(async () => {
-    // `npm test` builds first; a bare `vitest run` may find dist missing or older than the sources.
-    if (!existsSync(MAIN) || statSync(MAIN).mtimeMs < newestSource(join(ROOT, 'agent'))) {
-      execFileSync(
-        process.execPath,
-        [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-        { cwd: ROOT, stdio: 'inherit' },
-      );
-    }
+    buildCliIfStale();
     const constructed = readdirSync(CONSTRUCTED)
       .filter((f) => !f.endsWith('.md'))
       .map((f) => join(CONSTRUCTED, f));

@@ -1,11 +1,8 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { KernwatchEvent } from '../../../agent/events.js';
 import type { AuditStreamParser } from '../../../agent/parse/audit-stream-parser.js';
 import type { ParseStats } from '../../../agent/parse/parse-stats.js';
+import { buildCliIfStale, runCli } from '../../helpers/cli-run.js';
 import { corpusLine, derive, mulberry32 } from '../../helpers/corpus-lines.js';
 import { fuzzLines, int } from '../../helpers/fuzz-lines.js';
 import { schemaProblems } from '../../helpers/event-schema.js';
@@ -224,54 +221,16 @@ describe(`fuzz: ${String(CASES * LINES_PER_CASE)} mutated and random lines throu
   );
 });
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const MAIN = join(ROOT, 'dist', 'agent', 'cli', 'main.js');
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = statSync(p);
-    if (st.isDirectory()) newest = Math.max(newest, newestSource(p));
-    else if (name.endsWith('.ts')) newest = Math.max(newest, st.mtimeMs);
-  }
-  return newest;
-}
-
-function runCli(input: Buffer): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'parse', '--node', 'fuzz-node', '-'], {
-      cwd: ROOT,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
-}
-
 describe('fuzz: the built CLI, kernwatch parse -', () => {
   beforeAll(() => {
-    if (!existsSync(MAIN) || statSync(MAIN).mtimeMs < newestSource(join(ROOT, 'agent'))) {
-      execFileSync(
-        process.execPath,
-        [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-        { cwd: ROOT, stdio: 'inherit' },
-      );
-    }
+    buildCliIfStale();
   });
 
   const seed = (BASE_SEED ^ 0xc11) >>> 0;
   it(`seed ${String(seed)}: reads 20,000 lines from stdin, exits 0, and its summary counts every line`, async () => {
     const lines = [...fuzzLines(seed, 20_000)].map((l) => (l === '' ? 'x' : l));
     const input = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
-    const r = await runCli(input);
+    const r = await runCli(['parse', '--node', 'fuzz-node', '-'], { input });
     expect(r.code, r.stderr).toBe(0);
     const m =
       /kernwatch parse: (\d+) lines, (\d+) events \(seccomp (\d+), apparmor (\d+), selinux (\d+)\)/.exec(

@@ -13,24 +13,10 @@ import type {
   PostureCheck,
   SpecIntent,
 } from '../../../agent/posture/posture-types.js';
+import { CONFINED_KERNEL } from '../../helpers/posture-fixtures.js';
 
-/**
- * A confined container as the kernel shows it: what /proc/<pid> of a restricted pod reads as. Every
- * capability set is empty, the bounding set included (drop ALL), and all four uids are non-zero.
- */
-const KERNEL: KernelConfinement = {
-  seccompMode: 2,
-  seccompFilters: 1,
-  noNewPrivs: true,
-  effectiveCapabilities: [],
-  permittedCapabilities: [],
-  boundingCapabilities: [],
-  ambientCapabilities: [],
-  uid: { real: 10001, effective: 10001, saved: 10001, fs: 10001 },
-  gid: { real: 10001, effective: 10001, saved: 10001, fs: 10001 },
-  mac: { kind: 'apparmor', label: 'cri-containerd.apparmor.d (enforce)', mode: 'enforce' },
-  rootReadOnly: true,
-};
+/** A confined container as the kernel shows it (test/helpers/posture-fixtures.ts). */
+const KERNEL: KernelConfinement = CONFINED_KERNEL;
 
 /** A restricted pod spec with an audit profile. */
 const INTENT: SpecIntent = {

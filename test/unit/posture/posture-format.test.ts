@@ -8,28 +8,14 @@ import {
 } from '../../../agent/posture/posture-format.js';
 import type {
   ContainerPosture,
-  KernelConfinement,
   PostureCheck,
   PostureReport,
   SpecIntent,
 } from '../../../agent/posture/posture-types.js';
+import { CONFINED_KERNEL } from '../../helpers/posture-fixtures.js';
 
 const ID_WEB = 'a3f1c2d4e5b6a7980123456789abcdef0123456789abcdef0123456789abcdef';
 const ID_PAUSE = '5e0c9d8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d';
-
-const CONFINED_KERNEL: KernelConfinement = {
-  seccompMode: 2,
-  seccompFilters: 1,
-  noNewPrivs: true,
-  effectiveCapabilities: [],
-  permittedCapabilities: [],
-  boundingCapabilities: [],
-  ambientCapabilities: [],
-  uid: { real: 10001, effective: 10001, saved: 10001, fs: 10001 },
-  gid: { real: 10001, effective: 10001, saved: 10001, fs: 10001 },
-  mac: { kind: 'apparmor', label: 'cri-containerd.apparmor.d (enforce)', mode: 'enforce' },
-  rootReadOnly: true,
-};
 
 const CONFINED_INTENT: SpecIntent = {
   seccompProfile: 'Localhost',
